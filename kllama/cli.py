@@ -1,0 +1,36 @@
+"""The ``kllama`` command. Each sub-command lives in ``kllama/commands/<name>.py`` and exposes
+``register(subparsers)``; this file only discovers and dispatches them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from kllama import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import kllama.commands as commands
+
+    parser = argparse.ArgumentParser(prog="kllama", description="Rebuild the LLaMA pre-training corpus.")
+    parser.add_argument("--version", action="version", version=f"kllama {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"kllama.commands.{mod.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError, KeyError, FileExistsError) as exc:
+        print(f"kllama {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The stage runner: maps partition tasks over a Dask bag on a distributed cluster.
+
+A source's pipeline (recipe) is cut into stages: the reader plus the per-document steps that follow it,
+then each global step (keys -> resolve -> [combine] -> apply), then the next run of per-document steps,
+and so on. Every task writes its partition atomically with a completion marker; completed partitions are
+skipped on a rerun, so a killed run resumes where it stopped and gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask.bag as db
+from distributed import Client, as_completed
+
+from kllama.engine.ledger import Ledger
+from kllama.engine.partition import PartitionTask, build_steps, marker_valid, run_task
+from kllama.io import atomic_write_text
+from kllama.steps import GlobalStep, step_class
+
+
+def _is_global(spec: dict[str, Any]) -> bool:
+    return issubclass(step_class(spec["step"]), GlobalStep)
+
+
+def split_pipeline(pipeline: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Cut a pipeline into stages: ``("map", [specs...])`` runs and ``("global", [spec])`` singletons."""
+    stages: list[tuple[str, list[dict[str, Any]]]] = []
+    for spec in pipeline:
+        if _is_global(spec):
+            stages.append(("global", [spec]))
+        elif stages and stages[-1][0] == "map":
+            stages[-1][1].append(spec)
+        else:
+            stages.append(("map", [spec]))
+    return stages
+
+
+@dataclass
+class StageResult:
+    """What a finished stage left: its partition files and merged ledger."""
+
+    name: str
+    outputs: list[Path]
+    ledger: Ledger
+    partitions_total: int
+    skipped: int = 0
+    quarantined: list[dict[str, str]] = field(default_factory=list)
+
+
+class StageRunner:
+    """Runs stages of partition tasks on ``client`` under ``run_dir/stages``."""
+
+    def __init__(self, client: Client, run_dir: Path, progress: bool = True, verify: bool = True):
+        self.client = client
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.verify = verify
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _compute(self, tasks: list[PartitionTask], label: str) -> list[dict[str, Any]]:
+        """Run tasks as a Dask bag (one bag partition per task); return markers in task order."""
+        if not tasks:
+            return []
+        todo = [i for i, t in enumerate(tasks) if marker_valid(t, self.verify) is None]
+        results: dict[int, dict[str, Any]] = {}
+        for i, t in enumerate(tasks):
+            if i not in todo:
+                m = marker_valid(t, self.verify)
+                m["skipped"] = True
+                results[i] = m
+        if todo:
+            verify = self.verify
+            bag = db.from_sequence([tasks[i] for i in todo], npartitions=len(todo))
+            delayed = bag.map(run_task, verify=verify).to_delayed()
+            futures = self.client.compute(delayed)
+            index_of = {f.key: todo[k] for k, f in enumerate(futures)}
+            bar = _progress_bar(label, len(tasks), len(tasks) - len(todo), self.progress)
+            for fut in as_completed(futures):
+                markers = fut.result()
+                results[index_of[fut.key]] = markers[0]
+                bar.update(1)
+            bar.close()
+        return [results[i] for i in range(len(tasks))]
+
+    def _stage_dir(self, name: str) -> Path:
+        return self.run_dir / "stages" / name
+
+    def _record(self, name: str, kind: str, tasks: list[PartitionTask], markers: list[dict[str, Any]],
+                count_docs: bool = True) -> StageResult:
+        ledger = Ledger()
+        for m in markers:
+            ledger.merge(Ledger.from_dict(m["ledger"]))
+        result = StageResult(name=name, outputs=[t.output for t in tasks], ledger=ledger,
+                             partitions_total=len(tasks), skipped=sum(1 for m in markers if m.get("skipped")),
+                             quarantined=ledger.quarantined)
+        if count_docs:
+            info = {"name": name, "kind": kind, "partitions_total": len(tasks), "ledger": ledger.to_dict()}
+            atomic_write_text(self._stage_dir(name) / "_stage.json", json.dumps(info, sort_keys=True, indent=1))
+        return result
+
+    # -- stages -----------------------------------------------------------------------------------
+    def read_stage(self, name: str, source: str, reader: str, reader_options: dict[str, Any],
+                   inputs: list[str], steps: list[dict[str, Any]], group: str) -> StageResult:
+        """Raw files -> Parquet partitions, through the reader and the per-document steps after it."""
+        d = self._stage_dir(name)
+        tasks = [PartitionTask(kind="read", stage_dir=str(d), name=f"part-{i:05d}", inputs=[path], source=source,
+                               reader=reader, reader_options=reader_options, steps=steps, group=group)
+                 for i, path in enumerate(inputs)]
+        self._write_plan(d, tasks)
+        return self._record(name, "read", tasks, self._compute(tasks, name))
+
+    def map_stage(self, name: str, inputs: list[Path], steps: list[dict[str, Any]]) -> StageResult:
+        d = self._stage_dir(name)
+        tasks = [PartitionTask(kind="map", stage_dir=str(d), name=f"part-{i:05d}", inputs=[str(p)], steps=steps)
+                 for i, p in enumerate(inputs)]
+        self._write_plan(d, tasks)
+        return self._record(name, "map", tasks, self._compute(tasks, name))
+
+    def global_stage(self, name: str, inputs: list[Path], spec: dict[str, Any]) -> StageResult:
+        """keys (per partition) -> resolve (per bucket) -> combine (once) -> apply (per partition)."""
+        d = self._stage_dir(name)
+        step = build_steps([spec])[0]
+        assert isinstance(step, GlobalStep)
+        key_tasks = [PartitionTask(kind="keys", stage_dir=str(d / "_keys"), name=f"part-{i:05d}", inputs=[str(p)],
+                                   steps=[spec], extra={"part": i}) for i, p in enumerate(inputs)]
+        self._compute(key_tasks, f"{name}:keys")
+        key_files = [str(t.output) for t in key_tasks]
+        res_tasks = [PartitionTask(kind="resolve", stage_dir=str(d / "_decisions"), name=f"bucket-{b:04d}",
+                                   inputs=key_files, steps=[spec], extra={"bucket": b})
+                     for b in range(step.num_buckets)]
+        self._compute(res_tasks, f"{name}:resolve")
+        decision_files = [str(t.output) for t in res_tasks]
+        if type(step).combine is not GlobalStep.combine:
+            comb = PartitionTask(kind="combine", stage_dir=str(d / "_combined"), name="combined",
+                                 inputs=decision_files, steps=[spec])
+            self._compute([comb], f"{name}:combine")
+            decision_files = [str(comb.output)]
+        tasks = [PartitionTask(kind="apply", stage_dir=str(d), name=f"part-{i:05d}",
+                               inputs=[str(p), *decision_files], steps=[spec], extra={"part": i})
+                 for i, p in enumerate(inputs)]
+        self._write_plan(d, tasks)
+        return self._record(name, "global", tasks, self._compute(tasks, name))
+
+    def _write_plan(self, d: Path, tasks: list[PartitionTask]) -> None:
+        """Record how many partitions the stage has, so that `kllama status` can show progress."""
+        d.mkdir(parents=True, exist_ok=True)
+        plan = d / "_plan.json"
+        if not plan.exists():
+            atomic_write_text(plan, json.dumps({"partitions_total": len(tasks), "created": time.time()}))
+
+
+def _progress_bar(label: str, total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=label, unit="part", disable=not enabled or not sys.stderr.isatty(),
+                leave=False)

@@ -1,0 +1,1 @@
+"""Quality steps (per-document filters and mappers), each registered by name with ``@register``."""

@@ -1,0 +1,186 @@
+"""Base classes for pipeline steps and sources, and the registry that recipes name them by.
+
+A *source* turns one raw input file into Documents. A *step* is one small class with one job: its
+thresholds are keyword arguments (set from the recipe) and every document it drops has a named reason.
+Three kinds of step:
+
+- ``Filter``: ``keep(doc)`` returns ``True`` or the name of the drop reason.
+- ``Mapper``: ``transform(doc)`` returns the (changed) document, or a drop reason string.
+- ``Step``: the general form, ``process(docs, ledger)`` over a whole partition's batch (for C-accelerated work).
+
+A ``GlobalStep`` needs to see the whole source (dedup): it emits small key tables per partition, the engine
+shuffles them by key into buckets, ``resolve`` decides per bucket, and ``apply`` edits each partition.
+Only hashes travel between partitions, never texts. Nothing here imports Dask.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from kllama.document import Document
+from kllama.engine.ledger import Ledger
+
+_STEPS: dict[str, type] = {}
+_SOURCES: dict[str, type] = {}
+_DISCOVERED = False
+
+
+def register(cls: type) -> type:
+    """Class decorator: make a Step/GlobalStep (by ``cls.name``) or a Source (by ``cls.name``) nameable."""
+    if issubclass(cls, Source):
+        _SOURCES[cls.name] = cls
+    else:
+        _STEPS[cls.name] = cls
+    return cls
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    for pkg_name in ("kllama.sources", "kllama.filters", "kllama.dedup", "kllama.tokenize"):
+        pkg = importlib.import_module(pkg_name)
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            importlib.import_module(f"{pkg_name}.{mod.name}")
+
+
+def step_class(name: str) -> type:
+    """The registered step class called ``name``."""
+    _discover()
+    if name not in _STEPS:
+        raise KeyError(f"unknown step {name!r}; known: {', '.join(sorted(_STEPS))}")
+    return _STEPS[name]
+
+
+def source_class(name: str) -> type[Source]:
+    """The registered source class called ``name``."""
+    _discover()
+    if name not in _SOURCES:
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(_SOURCES))}")
+    return _SOURCES[name]
+
+
+def known_sources() -> list[str]:
+    _discover()
+    return sorted(_SOURCES)
+
+
+def build_step(spec: dict[str, Any]) -> Step | GlobalStep:
+    """Instantiate a step from a recipe entry ``{"step": NAME, **kwargs}``."""
+    kwargs = {k: v for k, v in spec.items() if k != "step"}
+    return step_class(spec["step"])(**kwargs)
+
+
+class Step(ABC):
+    """A per-partition step over a batch of documents."""
+
+    name: ClassVar[str] = ""
+    #: stage columns this step adds to documents (name -> Arrow type)
+    columns: ClassVar[dict[str, pa.DataType]] = {}
+
+    @abstractmethod
+    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
+        ...
+
+
+class Filter(Step):
+    """Keep or drop each document; ``keep`` returns True or a drop reason."""
+
+    @abstractmethod
+    def keep(self, doc: Document) -> bool | str:
+        ...
+
+    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
+        out = []
+        for doc in docs:
+            verdict = self.keep(doc)
+            if verdict is True:
+                out.append(doc)
+            else:
+                ledger.drop(verdict if isinstance(verdict, str) else self.name, 1, doc.nbytes)
+        return out
+
+
+class Mapper(Step):
+    """Change each document; ``transform`` returns the document or a drop reason."""
+
+    @abstractmethod
+    def transform(self, doc: Document) -> Document | str:
+        ...
+
+    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
+        out = []
+        for doc in docs:
+            result = self.transform(doc)
+            if isinstance(result, str):
+                ledger.drop(result, 1, doc.nbytes)
+            else:
+                out.append(result)
+        return out
+
+
+class GlobalStep(ABC):
+    """A step that needs the whole source: keys per partition -> buckets -> decisions -> apply.
+
+    The engine calls, in order:
+
+    1. ``emit_keys(table)`` on each partition's Arrow table: a table with a ``key`` column (uint64) and
+       any other small columns; the engine adds ``part`` (int32) and ``row`` (int64 if not present) and
+       routes each row to bucket ``key % num_buckets``.
+    2. ``resolve(keys)`` once per bucket on all partitions' rows of that bucket: returns a decisions
+       table with a ``part`` column (other columns are the step's own).
+    3. ``combine(decisions)`` once over all buckets' decisions (default: unchanged), for steps that need a
+       global pass over the small decision tables (e.g. union-find over candidate pairs).
+    4. ``apply(table, decisions, ledger)`` on each partition with the decisions whose ``part`` is its own;
+       returns the new table and counts drops in the ledger.
+    """
+
+    name: ClassVar[str] = ""
+    columns: ClassVar[dict[str, pa.DataType]] = {}
+    num_buckets: int = 16
+
+    @abstractmethod
+    def emit_keys(self, table: pa.Table) -> pa.Table:
+        ...
+
+    @abstractmethod
+    def resolve(self, keys: pa.Table) -> pa.Table:
+        ...
+
+    def combine(self, decisions: pa.Table) -> pa.Table:
+        return decisions
+
+    @abstractmethod
+    def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
+        ...
+
+
+class Source(ABC):
+    """Reads one kind of raw dump. ``list_inputs`` names the partition units (usually files),
+    ``read`` yields the Documents of one unit and counts each bad record in the ledger as a named drop
+    (``ledger.take_in`` + ``ledger.drop``). Exceptions escaping ``read`` quarantine the whole unit.
+    """
+
+    name: ClassVar[str] = ""
+    #: file name patterns looked for when an input is a folder
+    patterns: ClassVar[tuple[str, ...]] = ("*",)
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def list_inputs(self, paths: list[str]) -> list[str]:
+        """Sorted list of partition units (files) under ``paths`` (files, folders or globs)."""
+        from kllama.io import expand_inputs
+
+        return expand_inputs(paths, self.patterns)
+
+    @abstractmethod
+    def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
+        ...
