@@ -1,0 +1,58 @@
+"""Dask clusters: a local ``LocalCluster`` (default), an existing scheduler, or SLURM/PBS via dask-jobqueue."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import Iterator
+
+from distributed import Client, LocalCluster
+
+
+def _free_dashboard_address(preferred: int = 8787) -> str:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return f":{preferred}"
+        except OSError:
+            return ":0"
+
+
+@contextlib.contextmanager
+def open_client(cluster: str = "local", workers: int | None = None, quiet: bool = False,
+                **options) -> Iterator[Client]:
+    """A connected ``distributed.Client``.
+
+    ``cluster``: ``local`` (a ``LocalCluster`` of ``workers`` single-threaded worker processes), ``slurm`` or
+    ``pbs`` (dask-jobqueue, settings from ``hpc/kllama-jobqueue.yaml``), or a scheduler address
+    (``tcp://host:8786``) or scheduler file path.
+    """
+    workers = workers or max(1, (os.cpu_count() or 2))
+    if cluster == "local":
+        lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=_free_dashboard_address(), memory_limit=options.get("memory_limit", "auto"))
+        client = Client(lc)
+        if not quiet:
+            print(f"kllama: local Dask cluster with {workers} workers; dashboard {client.dashboard_link}",
+                  file=sys.stderr)
+        try:
+            yield client
+        finally:
+            client.close()
+            lc.close()
+        return
+    if cluster in ("slurm", "pbs"):
+        from kllama.engine.jobqueue import open_jobqueue_client
+
+        with open_jobqueue_client(cluster, workers=workers, quiet=quiet, **options) as client:
+            yield client
+        return
+    client = Client(scheduler_file=cluster) if os.path.exists(cluster) else Client(cluster)
+    if not quiet:
+        print(f"kllama: connected to {cluster}; dashboard {client.dashboard_link}", file=sys.stderr)
+    try:
+        yield client
+    finally:
+        client.close()
