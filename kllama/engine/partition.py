@@ -61,7 +61,12 @@ def marker_valid(task: PartitionTask, verify: bool = True) -> dict[str, Any] | N
     except (OSError, json.JSONDecodeError):
         return None
     out = task.output
-    if marker.get("sha256") is None:  # quarantined or output-less task
+    if marker.get("sha256") is None:  # quarantined or output-less task (its files, if any, are listed)
+        root = Path(task.extra.get("shard_root", task.stage_dir)).parent
+        for f in marker.get("files", []):
+            p = root / f["path"]
+            if not p.exists() or (verify and sha256_file(p) != f["sha256"]):
+                return None
         return marker
     if not out.exists():
         return None
@@ -93,10 +98,12 @@ def write_table_atomic(table: pa.Table | list[pa.Table], path: Path) -> str:
     return digest
 
 
-def _finish(task: PartitionTask, table: pa.Table | list[pa.Table] | None, ledger: Ledger) -> dict[str, Any]:
+def _finish(task: PartitionTask, table: pa.Table | list[pa.Table] | None, ledger: Ledger,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
     digest = write_table_atomic(table, task.output) if table is not None else None
     rows = sum(t.num_rows for t in table) if isinstance(table, list) else (table.num_rows if table is not None else 0)
-    marker = {"name": task.name, "kind": task.kind, "sha256": digest, "rows": rows, "ledger": ledger.to_dict()}
+    marker = {"name": task.name, "kind": task.kind, "sha256": digest, "rows": rows, "ledger": ledger.to_dict(),
+              **(extra or {})}
     atomic_write_text(task.marker, json.dumps(marker, sort_keys=True))
     return marker
 
@@ -238,7 +245,27 @@ def _apply(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     return out, ledger
 
 
-_KINDS = {"read": _read, "map": _map, "keys": _keys, "resolve": _resolve, "combine": _combine, "apply": _apply}
+def _shard(task: PartitionTask) -> tuple[None, Ledger, dict[str, Any]]:
+    """Split one final partition by shard group into ``shards/{group}/{source}/{name}.parquet``."""
+    import pyarrow.compute as pc
+
+    table = pq.read_table(task.inputs[0])
+    ledger = Ledger()
+    files = []
+    shard_root = Path(task.extra["shard_root"])
+    for group in sorted(set(table.column("group").to_pylist())):
+        sub = table.filter(pc.equal(table.column("group"), group))
+        path = shard_root / group / task.source / f"{task.name}.parquet"
+        digest = write_table_atomic(sub, path)
+        nbytes = int(pc.sum(pc.binary_length(sub.column("text"))).as_py() or 0)
+        files.append({"path": str(path.relative_to(shard_root.parent)), "source": task.source, "group": group,
+                      "docs": sub.num_rows, "bytes": nbytes, "sha256": digest})
+    ledger.take_in(table.num_rows)
+    ledger.put_out(table.num_rows)
+    return None, ledger, {"files": files}
+
+
+_KINDS = {"shard": _shard, "read": _read, "map": _map, "keys": _keys, "resolve": _resolve, "combine": _combine, "apply": _apply}
 
 
 def run_task(task: PartitionTask, verify: bool = True) -> dict[str, Any]:
@@ -251,11 +278,11 @@ def run_task(task: PartitionTask, verify: bool = True) -> dict[str, Any]:
         done["skipped"] = True
         return done
     fn = _KINDS[task.kind]
-    error = ""
+    error = tb = ""
     for _attempt in range(2):
         try:
-            table, ledger = fn(task)
-            return _finish(task, table, ledger)
+            table, ledger, *extra = fn(task)
+            return _finish(task, table, ledger, extra[0] if extra else None)
         except MemoryError as exc:  # same as any failure, but say it plainly
             error = f"MemoryError: {exc}"
         except Exception as exc:  # noqa: BLE001 - a failing partition must not stop the run
@@ -271,7 +298,7 @@ def run_task(task: PartitionTask, verify: bool = True) -> dict[str, Any]:
         ledger.take_in(rows)
         ledger.drop("quarantined_partition", rows)
     ledger.quarantined.append({"partition": task.name, "inputs": ", ".join(task.inputs[:1]), "error": error,
-                               "traceback": tb if error and not error.startswith("MemoryError") else ""})
+                               "traceback": tb})
     ledger.count("partitions_quarantined")
     empty = None
     if task.kind in ("read", "map", "apply"):

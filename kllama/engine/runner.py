@@ -147,6 +147,15 @@ class StageRunner:
         self._write_plan(d, tasks)
         return self._record(name, "global", tasks, self._compute(tasks, name))
 
+    def shard_stage(self, name: str, source: str, inputs: list[Path]) -> list[dict[str, Any]]:
+        """Split the final partitions by group into ``run_dir/shards``; returns the shard entries."""
+        d = self._stage_dir(name)
+        tasks = [PartitionTask(kind="shard", stage_dir=str(d), name=f"part-{i:05d}", inputs=[str(p)], source=source,
+                               extra={"shard_root": str(self.run_dir / "shards")}) for i, p in enumerate(inputs)]
+        self._write_plan(d, tasks)
+        markers = self._compute(tasks, name)
+        return [f for m in markers for f in m.get("files", [])]
+
     def _write_plan(self, d: Path, tasks: list[PartitionTask]) -> None:
         """Record how many partitions the stage has, so that `kllama status` can show progress."""
         d.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,42 @@
+"""``kllama run RECIPE [--input SOURCE=PATH ...] --output DIR``"""
+
+from __future__ import annotations
+
+import argparse
+
+from kllama.commands._common import add_cluster_options, summary_table
+
+
+def parse_inputs(values: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for v in values or []:
+        if "=" not in v:
+            raise ValueError(f"--input wants SOURCE=PATH, got {v!r}")
+        name, path = v.split("=", 1)
+        out.setdefault(name.strip(), []).append(path)
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a recipe over raw dumps")
+    p.add_argument("recipe", help="recipe TOML path or bundled name (llama, llama-plus, llama-minus-pile, demo)")
+    p.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH",
+                   help="point a source at a file, folder or glob of raw dumps (repeatable)")
+    p.add_argument("--output", required=True, help="run folder (resumes if it holds a partial run)")
+    add_cluster_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kllama.config import load_recipe
+    from kllama.engine.cluster import open_client
+    from kllama.pipeline import run_recipe
+
+    recipe = load_recipe(args.recipe, parse_inputs(args.input))
+    with open_client(args.cluster, args.workers) as client:
+        summary = run_recipe(recipe, Path(args.output), client, progress=not args.no_progress)
+    print(summary_table(summary))
+    print(f"manifest: {Path(args.output) / 'manifest.json'}")
+    return 0

@@ -1,0 +1,21 @@
+"""``kllama status DIR [--json]``"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="progress and ledger of a run in progress or finished")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from kllama.engine.status import format_status, run_status
+
+    status = run_status(args.run_dir)
+    print(json.dumps(status, indent=1, sort_keys=True) if args.json else format_status(status))
+    return 0

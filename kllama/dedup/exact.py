@@ -1,0 +1,74 @@
+"""Exact document dedup across a whole source: 128-bit hash of the text, shuffled by hash prefix."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kllama.engine.ledger import Ledger
+from kllama.steps import GlobalStep, register
+
+
+def _normalize(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@register
+class ExactDedup(GlobalStep):
+    """Drop every document whose text equals (by 128-bit hash; XXH-based, see ``kllama.native``) that of a
+    document with a smaller id. With ``normalize=True`` texts are compared after NFC and whitespace collapsing.
+    Drop reason: ``exact_duplicate``.
+    """
+
+    name = "exact_dedup"
+
+    def __init__(self, normalize: bool = False, num_buckets: int = 16) -> None:
+        self.normalize = normalize
+        self.num_buckets = num_buckets
+
+    def emit_keys(self, table: pa.Table) -> pa.Table:
+        from kllama import native
+
+        texts = table.column("text")
+        if self.normalize:
+            texts = pa.array([_normalize(t) for t in texts.to_pylist()], pa.large_string())
+        h = native.hash128(texts) if len(texts) else np.zeros((0, 2), dtype=np.uint64)
+        return pa.table({
+            "key": pa.array(h[:, 0], pa.uint64()),
+            "key2": pa.array(h[:, 1], pa.uint64()),
+            "row": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+            "id": table.column("id"),
+        })
+
+    def resolve(self, keys: pa.Table) -> pa.Table:
+        empty = pa.table({"part": pa.array([], pa.int32()), "row": pa.array([], pa.int64()),
+                          "dup_of": pa.array([], pa.string())})
+        if keys.num_rows == 0:
+            return empty
+        keys = keys.sort_by([("key", "ascending"), ("key2", "ascending"), ("id", "ascending")])
+        k1 = keys.column("key").to_numpy()
+        k2 = keys.column("key2").to_numpy()
+        same = np.zeros(len(k1), dtype=bool)
+        same[1:] = (k1[1:] == k1[:-1]) & (k2[1:] == k2[:-1])
+        if not same.any():
+            return empty
+        first = np.maximum.accumulate(np.where(~same, np.arange(len(k1)), 0))
+        ids = keys.column("id").to_numpy(zero_copy_only=False)
+        idx = np.nonzero(same)[0]
+        return pa.table({
+            "part": keys.column("part").take(pa.array(idx)),
+            "row": keys.column("row").take(pa.array(idx)),
+            "dup_of": pa.array(ids[first[idx]].tolist(), pa.string()),
+        })
+
+    def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
+        if decisions.num_rows == 0:
+            return table
+        drop = np.zeros(table.num_rows, dtype=bool)
+        drop[decisions.column("row").to_numpy()] = True
+        lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+        ledger.drop("exact_duplicate", int(drop.sum()), int(lengths[drop].sum()))
+        return table.filter(pa.array(~drop))

@@ -1,0 +1,71 @@
+"""Where a run stands, read from its stage plans and partition markers (works while the run goes)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from kllama.engine.ledger import Ledger
+
+
+def run_status(run_dir: str | Path) -> dict[str, Any]:
+    """``{"stages": {NAME: {partitions_done, partitions_total, docs_in, docs_out, dropped, bytes_in, bytes_out,
+    rate, eta_s}}, "finished": bool}`` for the run in ``run_dir``."""
+    run_dir = Path(run_dir)
+    stages_dir = run_dir / "stages"
+    if not stages_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a kllama run folder (no stages/)")
+    stages: dict[str, Any] = {}
+    now = time.time()
+    for d in sorted(p for p in stages_dir.iterdir() if p.is_dir()):
+        plan_path = d / "_plan.json"
+        if not plan_path.exists():
+            continue
+        plan = json.loads(plan_path.read_text())
+        ledger = Ledger()
+        done = 0
+        last = plan.get("created", now)
+        for marker_path in sorted(d.glob("part-*.done.json")):
+            try:
+                marker = json.loads(marker_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            done += 1
+            last = max(last, marker_path.stat().st_mtime)
+            ledger.merge(Ledger.from_dict(marker["ledger"]))
+        total = plan["partitions_total"]
+        elapsed = max(last - plan.get("created", last), 1e-9)
+        rate = done / elapsed if done else 0.0
+        entry = {
+            "partitions_done": done,
+            "partitions_total": total,
+            "docs_in": ledger.docs_in,
+            "docs_out": ledger.docs_out,
+            "dropped": dict(sorted(ledger.dropped.items())),
+            "bytes_in": ledger.bytes_in,
+            "bytes_out": ledger.bytes_out,
+            "quarantined": ledger.quarantined,
+            "rate_partitions_per_s": round(rate, 4),
+            "eta_s": round((total - done) / rate, 1) if rate and done < total else (0.0 if done >= total else None),
+        }
+        stages[d.name] = entry
+    finished = (run_dir / "manifest.json").exists() and all(
+        s["partitions_done"] == s["partitions_total"] for s in stages.values())
+    return {"run_dir": str(run_dir), "finished": finished, "stages": stages}
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """A human-readable table of ``run_status``."""
+    rows = [("stage", "parts", "docs in", "docs out", "dropped", "eta")]
+    for name, s in status["stages"].items():
+        dropped = ", ".join(f"{k}={v}" for k, v in s["dropped"].items()) or "-"
+        eta = "done" if s["partitions_done"] >= s["partitions_total"] else (
+            f"{s['eta_s']:.0f}s" if s["eta_s"] is not None else "?")
+        rows.append((name, f"{s['partitions_done']}/{s['partitions_total']}", str(s["docs_in"]), str(s["docs_out"]),
+                     dropped, eta))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
+    lines.append("finished" if status["finished"] else "in progress (or stopped)")
+    return "\n".join(lines)

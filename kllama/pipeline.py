@@ -1,0 +1,103 @@
+"""Run a recipe: every source through its stages, then shards by group, the manifest and the run ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distributed import Client
+
+from kllama import __version__
+from kllama.config import Recipe
+from kllama.engine.ledger import Ledger
+from kllama.engine.runner import StageRunner, split_pipeline
+from kllama.io import atomic_write_text
+from kllama.steps import source_class
+
+
+@dataclass
+class RunSummary:
+    """What a finished run produced."""
+
+    run_dir: Path
+    stages: dict[str, Ledger] = field(default_factory=dict)
+    shards: list[dict[str, Any]] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def settings_fingerprint(recipe: Recipe) -> str:
+    """Hash of everything that decides a run's output (recipe content and resolved inputs)."""
+    payload = {"recipe": recipe.raw, "sources": {n: [s.inputs, s.reader, s.options, s.pipeline, s.group]
+                                                 for n, s in sorted(recipe.sources.items())}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_run_dir(run_dir: Path, recipe: Recipe) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info_path = run_dir / "run.json"
+    fp = settings_fingerprint(recipe)
+    if info_path.exists():
+        old = json.loads(info_path.read_text())
+        if old.get("fingerprint") != fp:
+            raise ValueError(
+                f"{run_dir} holds a run made with other settings (recipe {old.get('recipe')!r}); "
+                "resume needs the same recipe and inputs -- use a new --output folder"
+            )
+        return
+    info = {"recipe": recipe.name, "recipe_path": str(recipe.path), "fingerprint": fp, "kllama": __version__,
+            "sources": {n: {"inputs": s.inputs, "reader": s.reader, "group": s.group}
+                        for n, s in sorted(recipe.sources.items())},
+            "settings": recipe.raw}
+    atomic_write_text(info_path, json.dumps(info, indent=1, sort_keys=True, default=str))
+
+
+def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = True) -> RunSummary:
+    """Run every source of ``recipe`` into ``run_dir`` on ``client``; resumes a partial run in place."""
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir, recipe)
+    runner = StageRunner(client, run_dir, progress=progress)
+    summary = RunSummary(run_dir=run_dir)
+    post = list(recipe.run.get("post", []))
+    for name in sorted(recipe.sources):
+        src = recipe.sources[name]
+        reader = source_class(src.reader)(**src.options)
+        inputs = reader.list_inputs(src.inputs)
+        stages = split_pipeline(list(src.pipeline) + post)
+        first_steps = stages.pop(0)[1] if stages and stages[0][0] == "map" else []
+        res = runner.read_stage(f"{name}.00-read", name, src.reader, src.options, inputs, first_steps, src.group)
+        summary.stages[res.name] = res.ledger
+        outputs = res.outputs
+        for k, (kind, specs) in enumerate(stages, start=1):
+            if kind == "global":
+                res = runner.global_stage(f"{name}.{k:02d}-{specs[0]['step']}", outputs, specs[0])
+            else:
+                res = runner.map_stage(f"{name}.{k:02d}-{specs[0]['step']}", outputs, specs)
+            summary.stages[res.name] = res.ledger
+            outputs = res.outputs
+        summary.shards.extend(runner.shard_stage(f"{name}.99-shards", name, outputs))
+    summary.manifest = write_manifest(run_dir, recipe, summary.shards)
+    ledger = {name: led.to_dict() for name, led in summary.stages.items()}
+    atomic_write_text(run_dir / "ledger.json", json.dumps(ledger, indent=1, sort_keys=True))
+    return summary
+
+
+def write_manifest(run_dir: Path, recipe: Recipe, shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """``manifest.json``: every shard (path, source, group, docs, bytes, sha256) and each variant's groups and
+    Table 1 sampling weights."""
+    shards = sorted(shards, key=lambda s: s["path"])
+    variants = {}
+    for vname, v in sorted(recipe.variants.items()):
+        groups = list(v.get("groups", []))
+        variants[vname] = {
+            "description": v.get("description", ""),
+            "groups": groups,
+            "weights": dict(v.get("weights", {})),
+            "docs": sum(s["docs"] for s in shards if s["group"] in groups),
+            "bytes": sum(s["bytes"] for s in shards if s["group"] in groups),
+        }
+    manifest = {"kllama": __version__, "recipe": recipe.name, "shards": shards, "variants": variants}
+    atomic_write_text(Path(run_dir) / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
