@@ -74,6 +74,9 @@ class StageRunner:
                 m = marker_valid(t, self.verify)
                 m["skipped"] = True
                 results[i] = m
+        if results and self.progress:
+            print(f"kllama: {label}: {len(results)}/{len(tasks)} partitions already complete, skipped",
+                  file=sys.stderr)
         if todo:
             verify = self.verify
             bag = db.from_sequence([tasks[i] for i in todo], npartitions=len(todo))
