@@ -1,0 +1,228 @@
+"""cc_net line-level deduplication over a whole CommonCrawl snapshot (or cc_net's groups of N files).
+
+cc_net (facebookresearch/cc_net, ``dedup.py``) hashes every line of ``raw_content`` as
+``sha1(normalize_for_dedup(line))[:8]`` read as a little-endian uint64, and then
+
+* removes every occurrence of a line whose hash was seen in two or more documents of the dedup scope,
+* inside a document keeps only the first occurrence of a repeated line (``finalize_doc``),
+* drops a document left without lines.
+
+Upstream the scope is a group of ``hash_in_mem`` shards (RedPajama: 1/5000 of a snapshot). Here the scope is,
+by default, the whole input of the stage: each partition emits its distinct line hashes with the number of
+its documents that hold them, the engine shuffles them by ``hash % num_buckets``, each bucket sums the counts,
+and each partition then gets back the hashes that are duplicated. ``scope_files = N`` reproduces cc_net's
+groups (partitions ``0..N-1``, ``N..2N-1``, ... dedup among themselves only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kllama.engine.ledger import Ledger
+from kllama.steps import GlobalStep, register
+
+#: cc_net's text_normalizer.UNICODE_PUNCT (kept exactly, including its quirks such as the fullwidth 1).
+UNICODE_PUNCT: dict[str, str] = {
+    "，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "１": '"', "」": '"',
+    "「": '"', "《": '"', "》": '"', "´": "'", "∶": ":", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")",
+    "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...", "━": "-", "〈": "<", "〉": ">",
+    "【": "[", "】": "]", "％": "%", "►": "-",
+}
+_PUNCT_CLASS = "".join(UNICODE_PUNCT)
+_NON_PRINTING = "".join(map(chr, list(range(0, 32)) + list(range(127, 160))))
+DIGIT_RE = re.compile(r"\d")
+NON_PRINTING_RE = re.compile(f"[{re.escape(_NON_PRINTING)}]")
+PUNCT_OR_NON_PRINTING_RE = re.compile(f"[{re.escape(_PUNCT_CLASS + _NON_PRINTING)}]")
+# the same set without "\n": used on whole documents whose lines were already split out and stripped
+_PUNCT_OR_NON_PRINTING_NO_NL_RE = re.compile(f"[{re.escape(_PUNCT_CLASS + _NON_PRINTING.replace(chr(10), ''))}]")
+
+
+def normalize_for_dedup(line: str) -> str:
+    """cc_net's ``normalize_for_dedup``: strip, lowercase, digits -> 0, drop unicode punctuation and
+    non-printing characters."""
+    line = line.strip()
+    if not line:
+        return line
+    line = line.lower()
+    line = DIGIT_RE.sub("0", line)
+    return PUNCT_OR_NON_PRINTING_RE.sub("", line)
+
+
+def _normalized_lines(text: str) -> list[str]:
+    """``[normalize_for_dedup(l) for l in text.split("\\n")]``, computed on the whole text at once.
+
+    Lines are stripped first (as cc_net does), then lowercasing, digit folding and character removal run
+    once over the joined text; ``\\n`` is kept as the separator. Equal to the per-line form (tested).
+    """
+    stripped = "\n".join([ln.strip() for ln in text.split("\n")])
+    stripped = _PUNCT_OR_NON_PRINTING_NO_NL_RE.sub("", DIGIT_RE.sub("0", stripped.lower()))
+    return stripped.split("\n")
+
+
+def python_line_hashes(text: str) -> np.ndarray:
+    """cc_net's ``compute_hashes``: ``sha1(normalize_for_dedup(line))[:8]`` as little-endian uint64, one per
+    ``\\n``-separated line (the pure-Python reference and fallback)."""
+    lines = _normalized_lines(text)
+    buf = b"".join([hashlib.sha1(ln.encode("utf-8", "surrogatepass")).digest()[:8] for ln in lines])
+    return np.frombuffer(buf, dtype="<u8").astype(np.uint64, copy=False)
+
+
+def _native_batch():
+    """The C core's batch form of ``ccnet_line_hashes`` if it is built, else None."""
+    try:
+        from kllama import native  # noqa: PLC0415
+    except Exception:  # noqa: BLE001 - the C core is optional for this module
+        return None
+    fn = getattr(native, "ccnet_line_hashes", None)
+    return fn
+
+
+def line_hashes_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Line hashes of many documents: ``(hashes, offsets)`` with document ``i``'s hashes at
+    ``hashes[offsets[i]:offsets[i+1]]``. Uses ``kllama.native.ccnet_line_hashes`` when it is built."""
+    native = _native_batch()
+    if native is not None and len(texts):
+        try:
+            out = native(list(texts))
+            if isinstance(out, tuple) and len(out) == 2:
+                h, off = out
+                return np.asarray(h, dtype=np.uint64), np.asarray(off, dtype=np.int64)
+        except Exception:  # noqa: BLE001 - fall back to the reference implementation
+            pass
+    parts = [python_line_hashes(t) for t in texts]
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    if parts:
+        np.cumsum([len(p) for p in parts], out=offsets[1:])
+        return (np.concatenate(parts) if offsets[-1] else np.zeros(0, np.uint64)), offsets
+    return np.zeros(0, np.uint64), offsets
+
+
+def _doc_ids(offsets: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+
+
+def first_in_doc(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Boolean mask: True where a line's hash is its first occurrence within its document."""
+    n = len(hashes)
+    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return mask
+    doc = _doc_ids(offsets)
+    order = np.lexsort((hashes, doc))  # stable: equal (doc, hash) keep their line order
+    sd, sh = doc[order], hashes[order]
+    start = np.ones(n, dtype=bool)
+    start[1:] = (sd[1:] != sd[:-1]) | (sh[1:] != sh[:-1])
+    mask[order[start]] = True
+    return mask
+
+
+@register
+class CCNetLineDedup(GlobalStep):
+    """cc_net line dedup (see the module docstring). Drop reason: ``line_dedup_empty`` (no line left).
+
+    ``scope_files = 0`` dedups over the whole stage input (default); ``scope_files = N`` over groups of N
+    consecutive input files, as cc_net's ``hash_in_mem``. ``min_length`` (default 0 = off, as cc_net after
+    dedup) drops documents shorter than that many characters after dedup as ``short``.
+    Stats: ``lines_in``, ``lines_removed_duplicate``, ``lines_removed_in_document``.
+    """
+
+    name = "ccnet_line_dedup"
+
+    def __init__(self, scope_files: int = 0, num_buckets: int = 16, min_length: int = 0) -> None:
+        if scope_files < 0:
+            raise ValueError("scope_files must be >= 0 (0 = whole snapshot)")
+        self.scope_files = int(scope_files)
+        self.num_buckets = int(num_buckets)
+        self.min_length = int(min_length)
+
+    # -- 1. per partition: distinct hashes and how many documents hold each --------------------------------
+    def emit_keys(self, table: pa.Table) -> pa.Table:
+        texts = table.column("text").to_pylist()
+        hashes, offsets = line_hashes_batch(texts)
+        if len(hashes) == 0:
+            return pa.table({"key": pa.array([], pa.uint64()), "n": pa.array([], pa.uint32())})
+        doc = _doc_ids(offsets)
+        # distinct (doc, hash) pairs, then count documents per hash
+        pairs = np.unique(np.stack([hashes, doc.astype(np.uint64)], axis=1), axis=0)
+        keys, counts = np.unique(pairs[:, 0], return_counts=True)
+        return pa.table({"key": pa.array(keys, pa.uint64()), "n": pa.array(counts.astype(np.uint32))})
+
+    # -- 2. per bucket: hashes held by >= 2 documents of the scope ------------------------------------------
+    def resolve(self, keys: pa.Table) -> pa.Table:
+        empty = pa.table({"part": pa.array([], pa.int32()), "key": pa.array([], pa.uint64())})
+        if keys.num_rows == 0:
+            return empty
+        key = keys.column("key").to_numpy()
+        n = keys.column("n").to_numpy().astype(np.int64)
+        part = keys.column("part").to_numpy().astype(np.int64)
+        scope = part // self.scope_files if self.scope_files else np.zeros_like(part)
+        order = np.lexsort((key, scope))
+        sk, ss, sn = key[order], scope[order], n[order]
+        start = np.ones(len(sk), dtype=bool)
+        start[1:] = (sk[1:] != sk[:-1]) | (ss[1:] != ss[:-1])
+        starts = np.flatnonzero(start)
+        totals = np.add.reduceat(sn, starts)
+        group = np.cumsum(start) - 1
+        dup_rows = order[totals[group] >= 2]
+        if len(dup_rows) == 0:
+            return empty
+        return pa.table({"part": pa.array(part[dup_rows].astype(np.int32)),
+                         "key": pa.array(key[dup_rows], pa.uint64())})
+
+    # -- 3. per partition: remove the lines ---------------------------------------------------------------
+    def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
+        texts = table.column("text").to_pylist()
+        metas = table.column("meta").to_pylist() if "meta" in table.column_names else [None] * len(texts)
+        hashes, offsets = line_hashes_batch(texts)
+        dups = np.unique(decisions.column("key").to_numpy()) if decisions.num_rows else np.zeros(0, np.uint64)
+        not_dup = ~np.isin(hashes, dups) if len(dups) else np.ones(len(hashes), dtype=bool)
+        first = first_in_doc(hashes, offsets)
+        keep = not_dup & first & (hashes != 0)  # cc_net zeroes removed hashes and tests h != 0
+        ledger.count("lines_in", int(len(hashes)))
+        ledger.count("lines_removed_duplicate", int((~not_dup).sum()))
+        ledger.count("lines_removed_in_document", int((not_dup & ~first).sum()))
+
+        keep_rows: list[int] = []
+        new_texts: list[str] = []
+        new_metas: list[str] = []
+        for i, text in enumerate(texts):
+            lo, hi = offsets[i], offsets[i + 1]
+            kept_ids = np.flatnonzero(keep[lo:hi])
+            nbytes = len(text.encode("utf-8", "surrogatepass"))
+            if len(kept_ids) == 0:
+                ledger.drop("line_dedup_empty", 1, nbytes)
+                continue
+            lines = text.split("\n")
+            new = "\n".join([lines[j] for j in kept_ids])
+            if not new.strip():
+                ledger.drop("line_dedup_empty", 1, nbytes)
+                continue
+            if self.min_length and len(new) < self.min_length:
+                ledger.drop("short", 1, nbytes)
+                continue
+            meta = json.loads(metas[i]) if metas[i] else {}
+            meta.setdefault("original_nlines", meta.get("nlines", len(lines)))
+            meta.setdefault("original_length", meta.get("length", len(text)))
+            old_ids = meta.get("line_ids")
+            ids = kept_ids.tolist()
+            meta["line_ids"] = [old_ids[j] for j in ids] if isinstance(old_ids, list) and len(old_ids) == len(lines) else ids
+            meta["nlines"] = len(ids)
+            meta["length"] = len(new)
+            keep_rows.append(i)
+            new_texts.append(new)
+            new_metas.append(json.dumps(meta, ensure_ascii=False, sort_keys=True))
+        out = table.take(pa.array(keep_rows, pa.int64()))
+        out = out.set_column(out.schema.get_field_index("text"), table.schema.field("text"),
+                             pa.array(new_texts, table.schema.field("text").type))
+        if "meta" in out.column_names:
+            out = out.set_column(out.schema.get_field_index("meta"), table.schema.field("meta"),
+                                 pa.array(new_metas, table.schema.field("meta").type))
+        ledger.count("chars_kept", int(pc.sum(pc.utf8_length(out.column("text"))).as_py() or 0) if out.num_rows else 0)
+        return out
