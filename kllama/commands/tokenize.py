@@ -1,0 +1,71 @@
+"""``kllama tokenize``: RWKV-ready binidx files with single-digit numbers.
+
+Two forms:
+
+* ``kllama tokenize --jsonl FILE --output PREFIX``: a JSONL file with a ``text`` field (like json2binidx);
+* ``kllama tokenize RUN_DIR --variant G1|G2|G3 --output PREFIX``: a run's shards for one variant, weighted by
+  the variant's epochs per source, shuffled with ``--seed``, tokenized in parallel on Dask.
+
+Both print the RWKV-LM flags ``--my_exit_tokens`` and ``--magic_prime`` for ``--ctx-len``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tokenize", help="tokenize to RWKV binidx (20B tokenizer, digits split)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", nargs="?", help="a finished run folder (holds manifest.json)")
+    p.add_argument("--jsonl", help="tokenize this JSONL(.gz/.zst) file instead of a run")
+    p.add_argument("--variant", help="G1, G2 or G3 (a variant named in the run's manifest)")
+    p.add_argument("--output", required=True, help="output prefix: writes PREFIX.bin and PREFIX.idx")
+    p.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the bundled 20B_tokenizer.json)")
+    p.add_argument("--no-split-digits", action="store_true", help="keep the tokenizer's own digit merges")
+    p.add_argument("--ctx-len", type=int, default=4096, help="context length for --magic_prime (default 4096)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling and the shuffle (default 0)")
+    p.add_argument("--workers", type=int, default=None, help="Dask worker processes (RUN_DIR form)")
+    p.add_argument("--cluster", default="local", help="local (default), slurm, pbs or a scheduler address")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from kllama.tokenize.binidx import exists
+    from kllama.tokenize.rwkv import rwkv_settings
+
+    if bool(args.jsonl) == bool(args.run_dir):
+        raise ValueError("give either RUN_DIR (with --variant) or --jsonl FILE")
+    if args.run_dir and not args.variant:
+        raise ValueError("RUN_DIR needs --variant (G1, G2 or G3)")
+    if exists(args.output) and not args.force:
+        raise FileExistsError(f"{args.output}.bin/.idx exists; pass --force to overwrite")
+    split = not args.no_split_digits
+    t0 = time.perf_counter()
+    if args.jsonl:
+        from kllama.tokenize.jsonl import tokenize_jsonl
+        from kllama.tokenize.tokenizer import DigitSplitTokenizer
+
+        res = tokenize_jsonl(args.jsonl, args.output, DigitSplitTokenizer(args.tokenizer, split_digits=split))
+        tokens, docs, led = res.tokens, res.docs, res.ledger
+    else:
+        from kllama.tokenize.variant import tokenize_variant
+
+        vres = tokenize_variant(args.run_dir, args.variant, args.output, tokenizer_path=args.tokenizer,
+                                split_digits=split, seed=args.seed, workers=args.workers, cluster=args.cluster,
+                                ctx_len=args.ctx_len)
+        tokens, docs, led = vres.tokens, vres.docs, vres.ledger
+        for name, s in vres.per_source.items():
+            print(f"  {name}: epochs {s.get('epochs')}, {s.get('docs', 0)} documents, {s.get('tokens', 0)} tokens")
+        print(f"sidecar: {args.output}.json")
+    dt = time.perf_counter() - t0
+    drops = ", ".join(f"{k}={v}" for k, v in sorted(led.dropped.items())) or "none"
+    print(f"wrote {args.output}.bin/.idx: {docs} documents, {tokens} tokens in {dt:.1f} s "
+          f"({led.bytes_out / 1e6 / max(dt, 1e-9):.2f} MB/s); read {led.docs_in}, dropped: {drops}")
+    if led.quarantined:
+        print(f"quarantined shards: {led.quarantined}", file=sys.stderr)
+    print(rwkv_settings(tokens, args.ctx_len))
+    return 0

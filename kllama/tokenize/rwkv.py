@@ -1,0 +1,53 @@
+"""RWKV training settings for a tokenized dataset: ``--my_exit_tokens`` and ``--magic_prime``."""
+
+from __future__ import annotations
+
+
+def is_prime(n: int) -> bool:
+    """Deterministic Miller-Rabin for every n < 3.3e24 (far beyond any token count / ctx_len)."""
+    if n < 2:
+        return False
+    small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+    for p in small:
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in small:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def magic_prime(tokens: int, ctx_len: int) -> int | None:
+    """The largest prime ``p`` with ``p % 3 == 2`` and ``p < tokens / ctx_len - 1`` (RWKV-LM README), or None.
+
+    RWKV-LM's ``compute_magic_prime.py`` searches down from ``tokens // ctx_len - 1``; the strict bound here
+    agrees with it except when ``ctx_len`` divides ``tokens``, where it is one candidate more cautious.
+    """
+    if ctx_len <= 0:
+        raise ValueError("ctx_len must be positive")
+    # p < tokens/ctx_len - 1  <=>  p * ctx_len < tokens - ctx_len
+    p = (tokens - ctx_len - 1) // ctx_len
+    while p >= 2:
+        if p % 3 == 2 and p * ctx_len < tokens - ctx_len and is_prime(p):
+            return p
+        p -= 1
+    return None
+
+
+def rwkv_settings(tokens: int, ctx_len: int) -> str:
+    """The command-line flags for RWKV-LM ``train.py``."""
+    p = magic_prime(tokens, ctx_len)
+    if p is None:
+        return f"--my_exit_tokens {tokens} --ctx_len {ctx_len}  (too few tokens for a magic_prime at this ctx_len)"
+    return f"--my_exit_tokens {tokens} --magic_prime {p} --ctx_len {ctx_len}"

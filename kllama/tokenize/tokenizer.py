@@ -1,0 +1,107 @@
+"""Digit-split tokenization with an unchanged ``tokenizers`` file (default: the bundled ``20B_tokenizer.json``).
+
+LLaMA split every number into single digits; the GPT-NeoX-20B BPE merges them (``" 12345"`` -> ``Ġ12``,
+``345``). :class:`DigitSplitTokenizer` keeps the tokenizer file (so ids stay those of the RWKV checkpoints)
+and, on an in-memory copy, puts ``Split("[0-9]", isolated)`` in front of the file's own pre-tokenizer:
+
+* every ASCII digit 0-9 becomes its own piece and so the single-digit vocabulary token (``"0"`` .. ``"9"``);
+  a space before a number becomes its own ``Ġ`` token, as LLaMA's SentencePiece ``split_digits`` gives ``▁``;
+* text without digits reaches the ByteLevel pre-tokenizer as one unchanged piece, so its ids are exactly
+  ``Tokenizer.encode(text).ids``;
+* ``decode(ids)`` gives the NFC form of the input back (the tokenizer's normalizer is NFC);
+* the special tokens (``<|endoftext|>``, ``<|padding|>``) written literally inside a document are encoded as
+  ordinary text (``encode_special_tokens``); only the EOD that the writer appends is token 0.
+
+This pre-tokenizer runs inside the tokenizer's Rust code, so it costs almost nothing beside ``encode_batch_fast``
+(see ``benchmarks/bench_tokenize.py``); it is used instead of the C core's digit rule, which would need a
+Python-level split of every document before encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from tokenizers import Regex, Tokenizer, pre_tokenizers
+
+#: The bundled GPT-NeoX-20B tokenizer used by RWKV (Apache-2.0, see kllama/data/tokenizer/NOTICE).
+DEFAULT_TOKENIZER = Path(__file__).resolve().parents[1] / "data" / "tokenizer" / "20B_tokenizer.json"
+EOD_TOKEN = "<|endoftext|>"
+DIGITS = "0123456789"
+
+
+class DigitSplitTokenizer:
+    """A ``tokenizers`` file with optional single-digit splitting and literal special tokens.
+
+    ``path``: a ``tokenizer.json`` (default: the bundled 20B tokenizer); ``split_digits``: split every ASCII
+    digit into its own token; ``literal_special``: encode special-token strings inside text as ordinary text.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, split_digits: bool = True,
+                 literal_special: bool = True) -> None:
+        self.path = Path(path) if path is not None else DEFAULT_TOKENIZER
+        self.split_digits = split_digits
+        self.literal_special = literal_special
+        #: the file exactly as json2binidx loads it
+        if not self.path.is_file():
+            raise FileNotFoundError(f"tokenizer file {self.path} not found")
+        try:
+            self.base = Tokenizer.from_file(str(self.path))
+        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+            raise ValueError(f"cannot load tokenizer {self.path}: {exc}") from exc
+        self.vocab_size: int = self.base.get_vocab_size(with_added_tokens=True)
+        eod = self.base.token_to_id(EOD_TOKEN)
+        self.eod_id: int = 0 if eod is None else eod
+        tok = Tokenizer.from_str(self.base.to_str())
+        if literal_special:
+            tok.encode_special_tokens = True
+        if split_digits:
+            missing = [d for d in DIGITS if self.base.token_to_id(d) is None]
+            if missing:
+                raise ValueError(f"{self.path}: no single-digit token for {''.join(missing)!r}; cannot split digits")
+            split = pre_tokenizers.Split(Regex("[0-9]"), behavior="isolated")
+            inner = tok.pre_tokenizer
+            tok.pre_tokenizer = split if inner is None else pre_tokenizers.Sequence([split, inner])
+        self.tokenizer = tok
+        self.digit_ids: dict[str, int] = {d: i for d in DIGITS if (i := self.base.token_to_id(d)) is not None}
+
+    @property
+    def sha256(self) -> str:
+        return _sha256(str(self.path))
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of one document (no EOD)."""
+        return self.tokenizer.encode(text).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of many documents (no EOD); parallel over ``RAYON_NUM_THREADS`` threads unless
+        ``TOKENIZERS_PARALLELISM=false``."""
+        return [e.ids for e in self.tokenizer.encode_batch_fast(list(texts))]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids`` (special tokens such as the EOD are skipped)."""
+        return self.tokenizer.decode(list(ids))
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def cached_tokenizer(path: str | None, split_digits: bool) -> DigitSplitTokenizer:
+    """One tokenizer per process and setting (worker tasks reuse it)."""
+    return DigitSplitTokenizer(path, split_digits=split_digits)
+
+
+def single_thread() -> None:
+    """Make ``encode_batch`` run on the calling thread only (for Dask workers: one worker = one core)."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
