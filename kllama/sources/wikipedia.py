@@ -1,0 +1,281 @@
+"""Wikipedia ``{lang}wiki-{date}-pages-articles*.xml.bz2`` dumps (MediaWiki export-0.10/0.11) -> clean articles.
+
+Streaming and safe: the file is read in chunks (bz2 multistream = concatenated streams, gzip or plain XML,
+UTF-8 or UTF-16 with a BOM) into lxml's pull parser with no DTD, no network and no entity expansion
+(:mod:`kllama.sources.safexml`); each page is freed once handled. Kept: pages of the main namespace (0) with
+wikitext content and no ``<redirect>`` element. The language comes from the dump (``<dbname>``, else the
+root's ``xml:lang``, else the file name); namespace names for file/category links come from its
+``<siteinfo><namespaces>``. Text is cleaned by :class:`kllama.filters.wikitext.WikitextCleaner`.
+
+Drop reasons (one page each): ``wiki_redirect``, ``wiki_not_main_namespace``, ``wiki_not_wikitext``,
+``wiki_page_too_large``, ``wiki_no_text``, ``wiki_clean_error``, ``wiki_too_short`` (after cleaning),
+``wiki_truncated_page`` (the page open when the input broke off). A dump that breaks off (truncated bz2, XML
+not well formed midway) keeps the pages before the break; the error is counted (``wiki_input_error:*``) and
+listed in the ledger's ``quarantined`` entries with ``partial = "true"``. A ``dumpstatus.json`` beside the
+dump is used to verify the file's sha1/md5 and size; a mismatch, or a prolog declaring entities, raises
+(the engine quarantines the file).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import json
+import lzma
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from lxml import etree
+
+from kllama.document import Document, make_id
+from kllama.engine.ledger import Ledger
+from kllama.filters.wikitext import WikitextCleaner, drop_namespace_names
+from kllama.sources.safexml import XmlStream, local_name, stream_file_events
+from kllama.steps import Source, register
+
+#: LLaMA's 20 Wikipedia languages (arXiv 2302.13971, section 2.1)
+LLAMA_LANGUAGES = ("bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu", "it", "nl", "pl", "pt", "ro", "ru",
+                   "sl", "sr", "sv", "uk")
+
+_FILE_LANG = re.compile(r"(?<![a-z])([a-z][a-z_]*?)wiki-")
+_FILE_DATE = re.compile(r"wiki-(\d{8})-")
+#: namespaces whose links are not prose: Media, File, Category
+_DROP_NS_KEYS = ("-2", "6", "14")
+
+
+class ChecksumError(ValueError):
+    """The dump does not match the checksum that ``dumpstatus.json`` lists for it."""
+
+
+def open_dump(path: str):
+    """A binary file object of the decompressed dump (by extension: .bz2, .gz, .xz, else plain)."""
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rb")  # reads multistream (concatenated) bz2 files transparently
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".xz"):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
+
+
+def verify_dumpstatus(path: str) -> dict[str, str] | None:
+    """Check ``path`` against ``dumpstatus.json`` in its folder, if present and listing it.
+
+    Returns what was checked (``{"sha1": ...}``) or None; raises :class:`ChecksumError` on a mismatch.
+    """
+    status = os.path.join(os.path.dirname(path), "dumpstatus.json")
+    if not os.path.exists(status):
+        return None
+    with open(status, encoding="utf-8") as f:
+        jobs = json.load(f).get("jobs", {})
+    name = os.path.basename(path)
+    entry = None
+    for job in jobs.values():
+        files = job.get("files") or {}
+        if name in files:
+            entry = files[name]
+            break
+    if entry is None:
+        return None
+    checked: dict[str, str] = {}
+    if entry.get("size") is not None and int(entry["size"]) != os.path.getsize(path):
+        raise ChecksumError(f"{name}: size {os.path.getsize(path)} != {entry['size']} in dumpstatus.json")
+    algos = [a for a in ("sha1", "md5") if entry.get(a)]
+    if algos:
+        hashers = {a: hashlib.new(a) for a in algos[:1]}
+        with open(path, "rb") as f:
+            while block := f.read(1 << 22):
+                for h in hashers.values():
+                    h.update(block)
+        for a, h in hashers.items():
+            if h.hexdigest() != entry[a]:
+                raise ChecksumError(f"{name}: {a} {h.hexdigest()} != {entry[a]} in dumpstatus.json")
+            checked[a] = entry[a]
+    return checked
+
+
+def language_of(dbname: str | None, xml_lang: str | None, path: str) -> str | None:
+    """Wiki language code: ``enwiki`` -> ``en``, ``be_x_oldwiki`` -> ``be-x-old``; else xml:lang, else file name."""
+    if dbname and dbname.endswith("wiki"):
+        return dbname[: -len("wiki")].replace("_", "-")
+    if xml_lang:
+        return xml_lang
+    m = _FILE_LANG.search(os.path.basename(path))
+    return m.group(1).replace("_", "-") if m else None
+
+
+class _Site:
+    """What the dump says about itself."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.xml_lang: str | None = None
+        self.dbname: str | None = None
+        self.base: str | None = None
+        self.drop_ns_names: list[str] = []
+        self.lang: str | None = None
+        m = _FILE_DATE.search(os.path.basename(path))
+        self.dump_date = f"{m.group(1)[:4]}-{m.group(1)[4:6]}-{m.group(1)[6:]}" if m else None
+
+    def url_prefix(self) -> str:
+        if self.base and "/wiki/" in self.base:
+            return self.base.split("/wiki/", 1)[0] + "/wiki/"
+        return f"https://{self.lang or 'en'}.wikipedia.org/wiki/"
+
+
+@register
+class WikipediaSource(Source):
+    """Reads MediaWiki ``pages-articles`` XML dumps; one document per main-namespace article.
+
+    Options: ``languages`` (only dumps of these wiki languages; None = all), ``min_chars`` (drop shorter
+    cleaned texts), ``max_page_bytes`` (drop larger raw pages before parsing), ``verify_checksums``
+    (use ``dumpstatus.json`` when present), ``drop_empty_sections``, ``extra_drop_namespaces`` (more link
+    prefixes to remove, e.g. localized aliases a dump does not list), ``chunk_bytes`` (read size).
+    """
+
+    name = "wikipedia"
+    patterns = ("*wiki-*pages-articles*", "*.xml", "*.xml.bz2", "*.xml.gz")
+
+    def __init__(self, languages: list[str] | None = None, min_chars: int = 1, max_page_bytes: int = 8 << 20,
+                 verify_checksums: bool = True, drop_empty_sections: bool = True,
+                 extra_drop_namespaces: list[str] | None = None, chunk_bytes: int = 1 << 20, **options: Any) -> None:
+        super().__init__(**options)
+        self.languages = set(languages) if languages else None
+        self.min_chars = min_chars
+        self.max_page_bytes = max_page_bytes
+        self.verify_checksums = verify_checksums
+        self.drop_empty_sections = drop_empty_sections
+        self.extra_drop_namespaces = list(extra_drop_namespaces or [])
+        self.chunk_bytes = chunk_bytes
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def list_inputs(self, paths: list[str]) -> list[str]:
+        """Dump files under ``paths``; skips multistream index files, checksum lists and (with ``languages``)
+        dumps whose file name names another wiki."""
+        out = []
+        for f in super().list_inputs(paths):
+            base = os.path.basename(f)
+            if "-index" in base or base.endswith((".json", ".txt", ".md5", ".sha1", ".html")) or "stub-" in base:
+                continue
+            if self.languages is not None:
+                m = _FILE_LANG.search(base)
+                if m and m.group(1).replace("_", "-") not in self.languages:
+                    continue
+            out.append(f)
+        return out
+
+    # -- reading ------------------------------------------------------------------------------------
+    def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
+        if self.verify_checksums:
+            checked = verify_dumpstatus(path)
+            if checked:
+                ledger.count("wiki_checksum_verified")
+        site = _Site(path)
+        cleaner: WikitextCleaner | None = None
+        page_open = False
+        errors: list[str] = []
+        with open_dump(path) as f:
+            for ev, elem in stream_file_events(f, XmlStream(), errors, self.chunk_bytes):
+                name = local_name(elem.tag)
+                if ev == "start":
+                    if name == "page":
+                        page_open = True
+                    elif name == "mediawiki" and site.xml_lang is None:
+                        site.xml_lang = elem.get("{http://www.w3.org/XML/1998/namespace}lang")
+                    continue
+                if name == "siteinfo":
+                    self._siteinfo(elem, site)
+                    XmlStream.release(elem)
+                elif name == "page":
+                    page_open = False
+                    if cleaner is None:
+                        cleaner = self._cleaner(site)
+                        if self.languages is not None and site.lang not in self.languages:
+                            ledger.count(f"wiki_language_skipped:{site.lang}")
+                            return
+                    doc = self._page(elem, site, cleaner, ledger)
+                    XmlStream.release(elem)
+                    if doc is not None:
+                        yield doc
+        for error in errors:
+            if page_open:
+                ledger.drop("wiki_truncated_page")
+                page_open = False
+            ledger.count(f"wiki_input_error:{error.split(':', 1)[0]}")
+            ledger.quarantined.append({"partition": "", "inputs": path, "error": error, "partial": "true"})
+
+    def _cleaner(self, site: _Site) -> WikitextCleaner:
+        site.lang = language_of(site.dbname, site.xml_lang, site.path)
+        names = drop_namespace_names(site.drop_ns_names, site.lang, self.extra_drop_namespaces)
+        return WikitextCleaner(names, drop_empty_sections=self.drop_empty_sections)
+
+    @staticmethod
+    def _siteinfo(elem: etree._Element, site: _Site) -> None:
+        for child in elem:
+            name = local_name(child.tag)
+            if name == "dbname":
+                site.dbname = (child.text or "").strip() or None
+            elif name == "base":
+                site.base = (child.text or "").strip() or None
+            elif name == "namespaces":
+                for ns in child:
+                    # <namespace key=..> in 0.10/0.11; any aliases element with a key is read the same way
+                    if ns.get("key") in _DROP_NS_KEYS and ns.text and ns.text.strip():
+                        site.drop_ns_names.append(ns.text.strip())
+
+    def _page(self, elem: etree._Element, site: _Site, cleaner: WikitextCleaner, ledger: Ledger) -> Document | None:
+        fields: dict[str, Any] = {"redirect": False}
+        text_el = None
+        for child in elem:
+            name = local_name(child.tag)
+            if name in ("title", "ns", "id"):
+                fields[name] = (child.text or "").strip()
+            elif name == "redirect":
+                fields["redirect"] = True
+            elif name == "revision":
+                for rc in child:
+                    rn = local_name(rc.tag)
+                    if rn == "text":
+                        text_el = rc
+                    elif rn in ("timestamp", "model"):
+                        fields[rn] = (rc.text or "").strip()
+                    elif rn == "id":
+                        fields["revision_id"] = (rc.text or "").strip()
+        raw = (text_el.text or "") if text_el is not None else ""
+        nbytes = len(raw.encode("utf-8", "surrogatepass"))
+        if fields.get("ns", "0") != "0":
+            ledger.drop("wiki_not_main_namespace", 1, nbytes)
+            return None
+        if fields["redirect"]:
+            ledger.drop("wiki_redirect", 1, nbytes)
+            return None
+        if fields.get("model", "wikitext") != "wikitext":
+            ledger.drop("wiki_not_wikitext", 1, nbytes)
+            return None
+        if text_el is None or not raw.strip():
+            ledger.drop("wiki_no_text", 1, nbytes)
+            return None
+        if nbytes > self.max_page_bytes:
+            ledger.drop("wiki_page_too_large", 1, nbytes)
+            return None
+        try:
+            text = cleaner.clean(raw)
+        except Exception:  # noqa: BLE001 - one bad page must not stop the dump
+            ledger.drop("wiki_clean_error", 1, nbytes)
+            return None
+        if len(text) < self.min_chars:
+            ledger.drop("wiki_too_short", 1, nbytes)
+            return None
+        title = fields.get("title", "")
+        page_id = fields.get("id", "")
+        lang = site.lang
+        url = site.url_prefix() + quote(title.replace(" ", "_"), safe="/:()!,'*$@;-._~")
+        meta = {"title": title, "page_id": int(page_id) if page_id.isdigit() else page_id,
+                "language": lang, "dump_date": site.dump_date, "revision_id": fields.get("revision_id"),
+                "revision_timestamp": fields.get("timestamp"), "wiki": site.dbname or (f"{lang}wiki" if lang else None)}
+        locator = f"{meta['wiki']}:{page_id}" if page_id else f"{meta['wiki']}:title:{title}"
+        return Document(id=make_id("wikipedia", locator), text=text, source="wikipedia", url=url, lang=lang, meta=meta)
