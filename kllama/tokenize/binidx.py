@@ -144,12 +144,16 @@ class BinidxWriter:
         """Finish both files and move them to their names."""
         if self._f.closed:
             return
-        self._flush()
-        self._f.close()
-        write_index(self._tmp_idx, self.dtype, np.frombuffer(self._sizes, dtype=np.int64),
-                    np.frombuffer(self._doc_idx, dtype=np.int64))
-        os.replace(self._tmp_bin, self.bin_path)
-        os.replace(self._tmp_idx, self.idx_path)
+        try:
+            self._flush()
+            self._f.close()
+            write_index(self._tmp_idx, self.dtype, np.frombuffer(self._sizes, dtype=np.int64),
+                        np.frombuffer(self._doc_idx, dtype=np.int64))
+            os.replace(self._tmp_bin, self.bin_path)
+            os.replace(self._tmp_idx, self.idx_path)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         if not self._f.closed:
