@@ -123,57 +123,94 @@ def first_in_doc(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return mask
 
 
+def snapshot_scope(meta_json: str | None) -> int:
+    """The dedup scope of a document: a 64-bit id of its snapshot (``meta.snapshot``, else the
+    ``CC-MAIN-YYYY-WW`` in ``meta.cc_segment``); 0 when unknown."""
+    if not meta_json:
+        return 0
+    try:
+        meta = json.loads(meta_json)
+    except ValueError:
+        return 0
+    snap = meta.get("snapshot") or ""
+    if not snap:
+        m = _SNAPSHOT_RE.search(str(meta.get("cc_segment") or ""))
+        snap = m.group(0) if m else ""
+    if not snap:
+        return 0
+    return int.from_bytes(hashlib.sha1(snap.encode()).digest()[:8], "little") or 1
+
+
+_SNAPSHOT_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+
+
 @register
 class CCNetLineDedup(GlobalStep):
     """cc_net line dedup (see the module docstring). Drop reason: ``line_dedup_empty`` (no line left).
 
-    ``scope_files = 0`` dedups over the whole stage input (default); ``scope_files = N`` over groups of N
-    consecutive input files, as cc_net's ``hash_in_mem``. ``min_length`` (default 0 = off, as cc_net after
-    dedup) drops documents shorter than that many characters after dedup as ``short``.
+    ``scope``: ``"snapshot"`` (default) dedups each CommonCrawl snapshot over all its files -- a page crawled
+    again in another snapshot is left to the cross-snapshot document dedup; ``"all"`` dedups over the whole
+    stage input. ``scope_files = N`` (default 0 = off) further cuts the scope into cc_net's groups of N
+    consecutive input files. ``min_length`` (default 0 = off, as cc_net after dedup) drops documents shorter
+    than that many characters after dedup as ``short``.
     Stats: ``lines_in``, ``lines_removed_duplicate``, ``lines_removed_in_document``.
     """
 
     name = "ccnet_line_dedup"
 
-    def __init__(self, scope_files: int = 0, num_buckets: int = 16, min_length: int = 0) -> None:
+    def __init__(self, scope: str = "snapshot", scope_files: int = 0, num_buckets: int = 16,
+                 min_length: int = 0) -> None:
+        if scope not in ("snapshot", "all"):
+            raise ValueError("scope must be 'snapshot' or 'all'")
         if scope_files < 0:
-            raise ValueError("scope_files must be >= 0 (0 = whole snapshot)")
+            raise ValueError("scope_files must be >= 0 (0 = no file groups)")
+        self.scope = scope
         self.scope_files = int(scope_files)
         self.num_buckets = int(num_buckets)
         self.min_length = int(min_length)
 
-    # -- 1. per partition: distinct hashes and how many documents hold each --------------------------------
+    def _scopes(self, table: pa.Table) -> np.ndarray:
+        if self.scope == "all" or "meta" not in table.column_names:
+            return np.zeros(table.num_rows, dtype=np.uint64)
+        return np.array([snapshot_scope(m) for m in table.column("meta").to_pylist()], dtype=np.uint64)
+
+    # -- 1. per partition: distinct (scope, hash) and how many documents hold each ------------------------
     def emit_keys(self, table: pa.Table) -> pa.Table:
         texts = table.column("text").to_pylist()
         hashes, offsets = line_hashes_batch(texts)
         if len(hashes) == 0:
-            return pa.table({"key": pa.array([], pa.uint64()), "n": pa.array([], pa.uint32())})
+            return pa.table({"key": pa.array([], pa.uint64()), "scope": pa.array([], pa.uint64()),
+                             "n": pa.array([], pa.uint32())})
         doc = _doc_ids(offsets)
-        # distinct (doc, hash) pairs, then count documents per hash
-        pairs = np.unique(np.stack([hashes, doc.astype(np.uint64)], axis=1), axis=0)
-        keys, counts = np.unique(pairs[:, 0], return_counts=True)
-        return pa.table({"key": pa.array(keys, pa.uint64()), "n": pa.array(counts.astype(np.uint32))})
+        scope = self._scopes(table)[doc]
+        # distinct (hash, scope, doc) triples, then count documents per (hash, scope)
+        trip = np.unique(np.stack([hashes, scope, doc.astype(np.uint64)], axis=1), axis=0)
+        pairs, counts = np.unique(trip[:, :2], axis=0, return_counts=True)
+        return pa.table({"key": pa.array(pairs[:, 0], pa.uint64()), "scope": pa.array(pairs[:, 1], pa.uint64()),
+                         "n": pa.array(counts.astype(np.uint32))})
 
-    # -- 2. per bucket: hashes held by >= 2 documents of the scope ------------------------------------------
+    # -- 2. per bucket: hashes held by >= 2 documents of the same scope -------------------------------------
     def resolve(self, keys: pa.Table) -> pa.Table:
-        empty = pa.table({"part": pa.array([], pa.int32()), "key": pa.array([], pa.uint64())})
+        empty = pa.table({"part": pa.array([], pa.int32()), "scope": pa.array([], pa.uint64()),
+                          "key": pa.array([], pa.uint64())})
         if keys.num_rows == 0:
             return empty
         key = keys.column("key").to_numpy()
+        scope = keys.column("scope").to_numpy()
         n = keys.column("n").to_numpy().astype(np.int64)
         part = keys.column("part").to_numpy().astype(np.int64)
-        scope = part // self.scope_files if self.scope_files else np.zeros_like(part)
-        order = np.lexsort((key, scope))
-        sk, ss, sn = key[order], scope[order], n[order]
+        group = part // self.scope_files if self.scope_files else np.zeros_like(part)
+        order = np.lexsort((key, scope, group))
+        sk, ss, sg, sn = key[order], scope[order], group[order], n[order]
         start = np.ones(len(sk), dtype=bool)
-        start[1:] = (sk[1:] != sk[:-1]) | (ss[1:] != ss[:-1])
-        starts = np.flatnonzero(start)
-        totals = np.add.reduceat(sn, starts)
-        group = np.cumsum(start) - 1
-        dup_rows = order[totals[group] >= 2]
+        start[1:] = (sk[1:] != sk[:-1]) | (ss[1:] != ss[:-1]) | (sg[1:] != sg[:-1])
+        totals = np.add.reduceat(sn, np.flatnonzero(start))
+        gid = np.cumsum(start) - 1
+        dup_rows = np.sort(order[totals[gid] >= 2])
         if len(dup_rows) == 0:
             return empty
         return pa.table({"part": pa.array(part[dup_rows].astype(np.int32)),
+                         "scope": pa.array(scope[dup_rows], pa.uint64()),
                          "key": pa.array(key[dup_rows], pa.uint64())})
 
     # -- 3. per partition: remove the lines ---------------------------------------------------------------
@@ -181,8 +218,14 @@ class CCNetLineDedup(GlobalStep):
         texts = table.column("text").to_pylist()
         metas = table.column("meta").to_pylist() if "meta" in table.column_names else [None] * len(texts)
         hashes, offsets = line_hashes_batch(texts)
-        dups = np.unique(decisions.column("key").to_numpy()) if decisions.num_rows else np.zeros(0, np.uint64)
-        not_dup = ~np.isin(hashes, dups) if len(dups) else np.ones(len(hashes), dtype=bool)
+        line_scope = self._scopes(table)[_doc_ids(offsets)]
+        not_dup = np.ones(len(hashes), dtype=bool)
+        if decisions.num_rows:
+            d_key = decisions.column("key").to_numpy()
+            d_scope = decisions.column("scope").to_numpy()
+            for sc in np.unique(line_scope):
+                rows = line_scope == sc
+                not_dup[rows] = ~np.isin(hashes[rows], d_key[d_scope == sc])
         first = first_in_doc(hashes, offsets)
         keep = not_dup & first & (hashes != 0)  # cc_net zeroes removed hashes and tests h != 0
         ledger.count("lines_in", int(len(hashes)))
