@@ -1,0 +1,45 @@
+"""The arXiv LaTeX cleaning step (logic in :mod:`kllama.latex`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from kllama.document import Document
+from kllama.engine.ledger import Ledger
+from kllama.latex.clean import clean_latex
+from kllama.steps import Step, register
+
+
+@register
+class LatexClean(Step):
+    """Clean flattened LaTeX papers as LLaMA did (see :func:`kllama.latex.clean.clean_latex`).
+
+    Drops: ``no_section``, ``macro_expansion_limit``, ``empty_after_clean``, ``too_short`` (fewer than
+    ``min_chars`` characters left). Counters: ``macro_defs``, ``macro_expansions``, ``macro_recursion``,
+    ``bibliography_removed``, ...
+    """
+
+    name = "latex_clean"
+
+    def __init__(self, keep_abstract: bool = False, keep_appendix: bool = True, expand_macros: bool = True,
+                 max_depth: int = 16, max_growth: float = 4.0, min_budget: int = 1 << 20,
+                 min_chars: int = 1) -> None:
+        self.kwargs = dict(keep_abstract=keep_abstract, keep_appendix=keep_appendix, expand=expand_macros,
+                           max_depth=max_depth, max_growth=max_growth, min_budget=min_budget)
+        self.min_chars = min_chars
+
+    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
+        out = []
+        for doc in docs:
+            stats: Counter = Counter()
+            text, reason = clean_latex(doc.text, stats=stats, **self.kwargs)
+            for k, v in stats.items():
+                ledger.count(k, v)
+            if reason is None and len(text.strip()) < self.min_chars:
+                reason = "too_short"
+            if reason is not None:
+                ledger.drop(reason, 1, doc.nbytes)
+                continue
+            doc.text = text
+            out.append(doc)
+        return out
