@@ -89,7 +89,7 @@ class LicenseFilter(Filter):
 
 @register
 class ExtensionFilter(Filter):
-    """Keep files whose path ends with an allowed suffix (RedPajama's 66 by default).
+    """Keep files whose path ends with an allowed suffix (``"redpajama"``: RedPajama's 66, the default).
 
     Drops: ``certificate_file`` (``.crt``), ``license_file`` (files named ``LICENSE``, also ``LICENSE.md`` etc.
     when ``skip_license_variants``), ``extension_not_allowed``, ``path_missing``.
@@ -97,7 +97,11 @@ class ExtensionFilter(Filter):
 
     name = "code_extension"
 
-    def __init__(self, extensions: Iterable[str] = REDPAJAMA_EXTENSIONS, skip_license_variants: bool = True) -> None:
+    def __init__(self, extensions: Iterable[str] | str = "redpajama", skip_license_variants: bool = True) -> None:
+        if isinstance(extensions, str):
+            if extensions != "redpajama":
+                raise ValueError('extensions must be "redpajama" or a list of suffixes')
+            extensions = REDPAJAMA_EXTENSIONS
         self.extensions = tuple(extensions)
         self.skip_license_variants = skip_license_variants
 

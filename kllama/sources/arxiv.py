@@ -205,7 +205,7 @@ def inline_inputs(name: str, files: dict[str, str], max_depth: int = 8, max_char
                 return ""
             stats["inputs_inlined"] += 1
             inner = expand(found, depth + 1, stack + (found,))
-            return ("\n\\clearpage\n" if m.group(1) == "include" else "") + inner + "\n"
+            return inner + "\n"
 
         out = _INPUT.sub(repl, text)
         total[0] += len(out)
