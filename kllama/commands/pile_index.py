@@ -1,0 +1,43 @@
+"""``kllama pile-index PILE_DIR --output INDEX``: build the Pile reference index (exact hashes + band keys)."""
+
+from __future__ import annotations
+
+import argparse
+
+from kllama.commands._common import add_cluster_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pile-index", help="index Pile jsonl.zst shards for the G3 (llama-minus-pile) labelling")
+    p.add_argument("pile_dir", nargs="+", help="Pile shards: folders, files (.jsonl.zst, .jsonl.zst.tar) or globs")
+    p.add_argument("--output", required=True, help="index folder")
+    p.add_argument("--ngram", type=int, default=5, help="word n-gram size of the shingles (default 5)")
+    p.add_argument("--bands", type=int, default=20, help="MinHash bands (default 20)")
+    p.add_argument("--rows", type=int, default=6, help="rows per band (default 6; permutations = bands*rows)")
+    p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
+    p.add_argument("--prefix-bits", type=int, default=8, help="key prefix bits of the partitioning (default 8)")
+    p.add_argument("--serial", action="store_true", help="index in this process, without a Dask cluster")
+    add_cluster_options(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from kllama.dedup.pile_index import IndexSettings, build_index
+
+    if not 1 <= args.prefix_bits <= 16:
+        raise ValueError("--prefix-bits must be between 1 and 16")
+    s = IndexSettings(ngram=args.ngram, bands=args.bands, rows=args.rows, seed=args.seed, prefix_bits=args.prefix_bits)
+    if args.serial:
+        meta = build_index(args.pile_dir, args.output, s)
+    else:
+        from kllama.engine.cluster import open_client
+
+        with open_client(args.cluster, args.workers) as client:
+            meta = build_index(args.pile_dir, args.output, s, client=client)
+    drops = ", ".join(f"{k}={v}" for k, v in sorted(meta["ledger"]["dropped"].items())) or "none"
+    print(f"indexed {meta['docs']} documents from {len(meta['shards'])} shards into {args.output}: "
+          f"{meta['index_bytes'] / 1e6:.2f} MB ({meta['bytes_per_million_docs'] / 1e6:.1f} MB per million documents); "
+          f"dropped: {drops}")
+    for name, n in meta["sets"].items():
+        print(f"  {name}: {n}")
+    return 0

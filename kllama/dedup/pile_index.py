@@ -1,0 +1,330 @@
+"""The Pile reference index: per Pile document its exact text hash, its MinHash band keys and its set name.
+
+Layout (Parquet, zstd), partitioned by the top ``prefix_bits`` bits of the key, one file per Pile shard::
+
+    INDEX/index.json                                settings, counts, bytes, probe hashes
+    INDEX/exact/prefix=XX/shard-NNNNN.parquet       h1 uint64, h2 uint64, set string   (128-bit text hash)
+    INDEX/bands/prefix=XX/shard-NNNNN.parquet       key uint64, doc uint64, set string (one row per band)
+    INDEX/_done/shard-NNNNN.json                    completion markers (a rerun skips finished shards)
+
+Texts are normalized before hashing (``normalize_text``: NFC, whitespace runs -> one space, trimmed) because
+Pile producers serialised JSON differently (json vs ujson escaping); only the *parsed* text counts. ``doc`` is
+``shard_no << 40 | record_no``. A worker streams one shard and holds at most ``budget_rows`` rows in memory
+before it flushes them, so memory per worker is bounded whatever the shard size.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kllama.dedup.minhash_lsh import band_keys, signatures
+from kllama.engine.ledger import Ledger
+from kllama.io import atomic_write_text, expand_inputs
+from kllama.sources.pile import PileSource, iter_records
+
+FORMAT_VERSION = 1
+PROBE_TEXT = "kllama pile index probe: the quick brown fox jumps over the lazy dog near the river bank today"
+_EXACT_SCHEMA = pa.schema([("h1", pa.uint64()), ("h2", pa.uint64()), ("set", pa.string())])
+_BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.uint64()), ("set", pa.string())])
+
+
+@dataclass
+class IndexSettings:
+    """How keys are made; a labelling step reads these from ``index.json`` so that its keys match."""
+
+    ngram: int = 5
+    bands: int = 20
+    rows: int = 6
+    seed: int = 1
+    prefix_bits: int = 8
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+
+def normalize_text(text: str) -> str:
+    """NFC, every whitespace run -> one space, trimmed (the form the exact hash and MinHash see)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def exact_hashes(texts: list[str]) -> np.ndarray:
+    """``(n, 2)`` uint64 128-bit hashes of the already normalized ``texts`` (C core)."""
+    from kllama import native
+
+    if not texts:
+        return np.zeros((0, 2), dtype=np.uint64)
+    return np.asarray(native.hash128(pa.array(texts, pa.large_string())), dtype=np.uint64)
+
+
+def doc_band_keys(texts: list[str], s: IndexSettings) -> np.ndarray:
+    """``(n, bands)`` band keys of the already normalized ``texts``."""
+    sig = signatures(pa.array(texts, pa.large_string()), s.num_perm, s.ngram, s.seed)
+    return band_keys(sig, s.bands, s.rows)
+
+
+def probe(s: IndexSettings) -> dict[str, str]:
+    """Hashes of a fixed text, stored in ``index.json``: an index made by another hash build is refused."""
+    h = exact_hashes([PROBE_TEXT])[0]
+    k = doc_band_keys([PROBE_TEXT], s)[0]
+    return {"exact": f"{int(h[0]):016x}{int(h[1]):016x}", "bands": hashlib.sha256(k.tobytes()).hexdigest()[:32]}
+
+
+def prefix_of(keys: np.ndarray, bits: int) -> np.ndarray:
+    return (np.asarray(keys, dtype=np.uint64) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def prefix_name(p: int, bits: int) -> str:
+    return f"prefix={p:0{max(1, (bits + 3) // 4)}x}"
+
+
+class _PrefixWriter:
+    """Buffers rows per prefix and writes them as row groups of one Parquet file per prefix."""
+
+    def __init__(self, root: Path, kind: str, schema: pa.Schema, shard_name: str, bits: int) -> None:
+        self.root, self.kind, self.schema, self.shard_name, self.bits = root, kind, schema, shard_name, bits
+        self.buffers: dict[int, list[pa.Table]] = {}
+        self.writers: dict[int, pq.ParquetWriter] = {}
+        self.tmp_paths: dict[int, Path] = {}
+        self.rows = 0
+
+    def add(self, table: pa.Table, prefixes: np.ndarray) -> None:
+        order = np.argsort(prefixes, kind="stable")
+        sp = prefixes[order]
+        table = table.take(pa.array(order))
+        for p in np.unique(sp):
+            lo, hi = np.searchsorted(sp, [p, p + 1])
+            self.buffers.setdefault(int(p), []).append(table.slice(lo, hi - lo))
+        self.rows += table.num_rows
+
+    def flush(self) -> None:
+        for p, tables in sorted(self.buffers.items()):
+            if p not in self.writers:
+                path = self.root / self.kind / prefix_name(p, self.bits) / f"{self.shard_name}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.tmp")
+                self.tmp_paths[p] = tmp
+                self.writers[p] = pq.ParquetWriter(tmp, self.schema, compression="zstd", compression_level=3)
+            self.writers[p].write_table(pa.concat_tables(tables), row_group_size=1 << 20)
+        self.buffers = {}
+        self.rows = 0
+
+    def close(self) -> int:
+        """Close and rename into place; returns the bytes written."""
+        self.flush()
+        total = 0
+        for p, w in sorted(self.writers.items()):
+            w.close()
+            tmp = self.tmp_paths[p]
+            final = tmp.with_name(tmp.name[1:-len(".tmp")])
+            total += tmp.stat().st_size
+            os.replace(tmp, final)
+        return total
+
+
+def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any], batch_docs: int = 2000,
+                batch_bytes: int = 64 << 20, budget_rows: int = 4_000_000) -> dict[str, Any]:
+    """Index one Pile shard into ``output`` (a worker task). Returns its counts; skips a finished shard."""
+    s = IndexSettings(**settings)
+    root = Path(output)
+    shard_name = f"shard-{shard_no:05d}"
+    marker = root / "_done" / f"{shard_name}.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    ledger = Ledger()
+    exact_w = _PrefixWriter(root, "exact", _EXACT_SCHEMA, shard_name, s.prefix_bits)
+    band_w = _PrefixWriter(root, "bands", _BAND_SCHEMA, shard_name, s.prefix_bits)
+    sets: dict[str, int] = {}
+    record_no = 0
+
+    def flush_batch(texts: list[str], names: list[str], first: int) -> None:
+        n = len(texts)
+        h = exact_hashes(texts)
+        set_arr = pa.array(names, pa.string())
+        exact_w.add(pa.table({"h1": pa.array(h[:, 0]), "h2": pa.array(h[:, 1]), "set": set_arr}, schema=_EXACT_SCHEMA),
+                    prefix_of(h[:, 0], s.prefix_bits))
+        keys = doc_band_keys(texts, s)
+        docs = (np.uint64(shard_no) << np.uint64(40)) + np.arange(first, first + n, dtype=np.uint64)
+        rep = np.repeat(np.arange(n), s.bands)
+        flat = keys.reshape(-1)
+        band_w.add(pa.table({"key": pa.array(flat), "doc": pa.array(docs[rep]), "set": set_arr.take(pa.array(rep))},
+                            schema=_BAND_SCHEMA), prefix_of(flat, s.prefix_bits))
+        if exact_w.rows + band_w.rows > budget_rows:
+            exact_w.flush()
+            band_w.flush()
+
+    texts: list[str] = []
+    names: list[str] = []
+    size = 0
+    first = 0
+    for _member, _line, text, meta in iter_records(path, ledger):
+        name = str(meta.get("pile_set_name") or "unknown")
+        norm = normalize_text(text)
+        ledger.take_in(1, len(text.encode("utf-8")))
+        ledger.put_out(1, len(text.encode("utf-8")))
+        sets[name] = sets.get(name, 0) + 1
+        texts.append(norm)
+        names.append(name)
+        size += len(norm)
+        record_no += 1
+        if len(texts) >= batch_docs or size >= batch_bytes:
+            flush_batch(texts, names, first)
+            first = record_no
+            texts, names, size = [], [], 0
+    if texts:
+        flush_batch(texts, names, first)
+    ledger.take_in(sum(ledger.dropped.values()), sum(ledger.dropped_bytes.values()))
+    nbytes = exact_w.close() + band_w.close()
+    info = {"shard": shard_name, "path": path, "docs": record_no, "index_bytes": nbytes, "sets": sets,
+            "ledger": ledger.to_dict()}
+    atomic_write_text(marker, json.dumps(info, sort_keys=True))
+    return info
+
+
+def pile_shards(paths: list[str]) -> list[str]:
+    return PileSource().list_inputs(paths)
+
+
+def build_index(pile_paths: list[str], output: str | Path, settings: IndexSettings | None = None,
+                client: Any = None) -> dict[str, Any]:
+    """Index every Pile shard under ``pile_paths`` into ``output``; with a Dask ``client`` one task per shard,
+    else in this process. Writes and returns ``index.json``."""
+    s = settings or IndexSettings()
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    shards = pile_shards(pile_paths)
+    if not shards:
+        raise FileNotFoundError(f"no Pile shards (*.jsonl.zst, *.jsonl.zst.tar, *.jsonl) under {pile_paths}")
+    old = out / "index.json"
+    if old.exists():
+        prev = json.loads(old.read_text())
+        if prev.get("settings") != asdict(s) or prev.get("shards") != shards:
+            raise ValueError(f"{out} holds an index with other settings or shards; use a new --output")
+    plan = {"settings": asdict(s), "shards": shards}
+    atomic_write_text(out / "_plan.json", json.dumps(plan, indent=1))
+    if client is not None:
+        futures = client.map(index_shard, shards, range(len(shards)), [str(out)] * len(shards),
+                             [asdict(s)] * len(shards), pure=False)
+        infos = client.gather(futures)
+    else:
+        infos = [index_shard(p, i, str(out), asdict(s)) for i, p in enumerate(shards)]
+    ledger = Ledger()
+    sets: dict[str, int] = {}
+    for info in infos:
+        ledger.merge(Ledger.from_dict(info["ledger"]))
+        for k, v in info["sets"].items():
+            sets[k] = sets.get(k, 0) + v
+    docs = sum(i["docs"] for i in infos)
+    nbytes = sum(i["index_bytes"] for i in infos)
+    meta = {"format": FORMAT_VERSION, "settings": asdict(s), "normalization": "NFC + whitespace collapsed",
+            "shards": shards, "docs": docs, "index_bytes": nbytes,
+            "bytes_per_million_docs": int(nbytes / docs * 1e6) if docs else 0,
+            "sets": dict(sorted(sets.items())), "ledger": ledger.to_dict(), "probe": probe(s)}
+    atomic_write_text(out / "index.json", json.dumps(meta, indent=1, sort_keys=True))
+    return meta
+
+
+class PileIndex:
+    """Read side of an index: settings, and joins of query keys against one prefix at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        meta_path = self.path / "index.json"
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{self.path} is not a finished Pile index (no index.json); "
+                                    "build one with `kllama pile-index PILE_DIR --output INDEX`")
+        self.meta = json.loads(meta_path.read_text())
+        self.settings = IndexSettings(**self.meta["settings"])
+        if self.meta.get("probe") != probe(self.settings):
+            raise ValueError(f"{self.path} was built with another hash implementation (probe mismatch); rebuild it")
+
+    def prefixes_for_bucket(self, bucket: int, num_buckets: int) -> list[int]:
+        """Prefixes whose keys (rotated so the prefix is in the low bits) fall in engine ``bucket``."""
+        n = 1 << self.settings.prefix_bits
+        if num_buckets & (num_buckets - 1):  # not a power of two: every prefix may hold keys of the bucket
+            return list(range(n))
+        m = min(num_buckets, n)
+        return [p for p in range(n) if p % m == bucket % m]
+
+    def _files(self, kind: str, p: int) -> list[Path]:
+        d = self.path / kind / prefix_name(p, self.settings.prefix_bits)
+        return sorted(d.glob("shard-*.parquet")) if d.is_dir() else []
+
+    def iter_matches(self, kind: str, column: str, values: np.ndarray, prefixes: list[int]) -> Iterator[pa.Table]:
+        """Index rows of ``kind`` whose ``column`` is in ``values``, one file at a time (bounded memory)."""
+        if len(values) == 0:
+            return
+        value_set = pa.array(np.unique(values), pa.uint64())
+        for p in prefixes:
+            for f in self._files(kind, p):
+                t = pq.read_table(f)
+                hit = t.filter(pc.is_in(t.column(column), value_set=value_set))
+                if hit.num_rows:
+                    yield hit
+
+
+# -- the lazily built demo/cache index ---------------------------------------------------------------
+def _shards_fingerprint(shards: list[str]) -> str:
+    h = hashlib.sha256()
+    for p in shards:
+        st = os.stat(p)
+        h.update(os.path.basename(p).encode())
+        if st.st_size < (256 << 20):
+            with open(p, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+        else:
+            h.update(f"{st.st_size}:{int(st.st_mtime)}".encode())
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("KLLAMA_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kllama")
+    return Path(base) / "pile-index"
+
+
+@contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def ensure_index(pile_dir: str, cache_dir: str | Path | None = None, settings: IndexSettings | None = None) -> Path:
+    """The index of the Pile shards under ``pile_dir``, built once into a cache folder named by a fingerprint
+    of the shards, the settings and the hash build (under a file lock, so parallel workers build it once)."""
+    s = settings or IndexSettings()
+    shards = expand_inputs([pile_dir], PileSource.patterns)
+    fp = hashlib.sha256(json.dumps({"shards": _shards_fingerprint(shards), "settings": asdict(s),
+                                    "probe": probe(s), "format": FORMAT_VERSION}).encode()).hexdigest()[:24]
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    target = root / fp
+    if (target / "index.json").exists():
+        return target
+    with _file_lock(root / f"{fp}.lock"):
+        if not (target / "index.json").exists():
+            tmp = root / f".{fp}.building"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            build_index(shards, tmp, s)
+            os.replace(tmp, target)
+    return target
