@@ -75,27 +75,22 @@ def python_line_hashes(text: str) -> np.ndarray:
 
 
 def _native_batch():
-    """The C core's batch form of ``ccnet_line_hashes`` if it is built, else None."""
+    """The C core's ``ccnet_line_hashes_batch`` if the C library is built, else None."""
     try:
-        from kllama import native  # noqa: PLC0415
+        from kllama import native
     except Exception:  # noqa: BLE001 - the C core is optional for this module
         return None
-    fn = getattr(native, "ccnet_line_hashes", None)
-    return fn
+    return getattr(native, "ccnet_line_hashes_batch", None)
 
 
-def line_hashes_batch(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def line_hashes_batch(texts: Sequence[str], use_native: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Line hashes of many documents: ``(hashes, offsets)`` with document ``i``'s hashes at
-    ``hashes[offsets[i]:offsets[i+1]]``. Uses ``kllama.native.ccnet_line_hashes`` when it is built."""
-    native = _native_batch()
-    if native is not None and len(texts):
-        try:
-            out = native(list(texts))
-            if isinstance(out, tuple) and len(out) == 2:
-                h, off = out
-                return np.asarray(h, dtype=np.uint64), np.asarray(off, dtype=np.int64)
-        except Exception:  # noqa: BLE001 - fall back to the reference implementation
-            pass
+    ``hashes[offsets[i]:offsets[i+1]]``. Uses ``kllama.native.ccnet_line_hashes_batch`` (the C core) when it
+    is built, else :func:`python_line_hashes` (same values, tested)."""
+    native = _native_batch() if use_native else None
+    if native is not None:
+        h, off = native(list(texts))
+        return np.asarray(h, dtype=np.uint64), np.asarray(off, dtype=np.int64)
     parts = [python_line_hashes(t) for t in texts]
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     if parts:
