@@ -1,0 +1,98 @@
+"""Books reader: Gutenberg header/footer stripping against expected outputs, metadata, ids, limits, drops."""
+
+import pytest
+
+from kllama.config import DATA_DIR
+from kllama.engine.ledger import Ledger
+from kllama.sources.books import BooksSource, gutenberg_header, strip_gutenberg
+from tests.conftest import samples_dir
+
+RAW = (
+    "The Project Gutenberg EBook of A Test Book, by Some Author\r\n\r\n"
+    "Title: A Test Book\r\n   With a Subtitle\r\n\r\nAuthor: Some Author\r\n\r\n"
+    "Release Date: May 1, 2001 [EBook #12345]\r\n\r\nLanguage: French\r\n\r\n"
+    "***START OF THE PROJECT GUTENBERG EBOOK A TEST\r\nBOOK***\r\n\r\nProduced by Somebody Kind\r\n\r\n"
+    + "".join(f"Body line {i} of the book, with words.\r\n" for i in range(150))
+    + "\r\nEnd of the Project Gutenberg EBook of A Test Book\r\n\r\n*** END OF THE PROJECT GUTENBERG EBOOK ***\r\n"
+    "*** START: FULL LICENSE ***\r\nLicence text.\r\n"
+)
+
+
+def _read_all(paths, **kw):
+    src = BooksSource(**kw)
+    ledger = Ledger()
+    docs = [d for unit in src.list_inputs([str(p) for p in paths]) for d in src.read(unit, ledger)]
+    return docs, ledger
+
+
+@pytest.mark.parametrize("book", ["10026", "33956", "35190"])
+def test_strip_matches_expected_clean_text(book):
+    d = samples_dir("gutenberg")
+    raw = (d / f"pg{book}-raw.txt").read_bytes().decode("utf-8")
+    expected = (d / f"pg{book}-clean-expected.txt").read_bytes().decode("utf-8").replace("\r\n", "\n")
+    got = strip_gutenberg(raw)
+    assert got.split("\n") == [line.rstrip() for line in expected.strip("\n").split("\n")]
+    assert "PROJECT GUTENBERG" not in got.upper().replace("PROJECT GUTENBERG-TM", "")[:2000]
+
+
+def test_marker_variants_header_fields_and_credits():
+    body = strip_gutenberg(RAW)
+    lines = body.split("\n")
+    assert lines[0] == "Body line 0 of the book, with words."  # wrapped START marker and "Produced by" gone
+    assert lines[-1] == "Body line 149 of the book, with words."  # "End of the Project Gutenberg" footer gone
+    head = RAW.replace("\r\n", "\n").split("\n")
+    fields = gutenberg_header(head)
+    assert fields["title"] == "A Test Book With a Subtitle"
+    assert fields["author"] == "Some Author" and fields["language"] == "French" and fields["ebook"] == "12345"
+
+
+def test_collections_meta_and_namespaced_ids(tmp_path):
+    for coll in ("gutenberg", "books3"):
+        (tmp_path / coll).mkdir()
+        (tmp_path / coll / "pg12345.txt").write_bytes(RAW.encode())
+    (tmp_path / "pg19").mkdir()
+    (tmp_path / "pg19" / "777.txt").write_text("Already clean text of a PG-19 book.\n" * 20)
+    (tmp_path / "pg19" / "metadata.csv").write_text("777,The Clean Book,1900,http://www.gutenberg.org/ebooks/777\n")
+    docs, ledger = _read_all([tmp_path])
+    by_coll = {d.meta["collection"]: d for d in docs}
+    assert set(by_coll) == {"gutenberg", "books3", "pg19"}
+    g = by_coll["gutenberg"]
+    assert g.id.startswith("books/gutenberg/") and g.source == "books"
+    assert g.meta["title"] == "A Test Book With a Subtitle" and g.lang == "fr" and g.meta["pg_id"] == "12345"
+    assert g.text.startswith("Body line 0") and "LICENSE" not in g.text
+    # the same file under books3 is neither stripped nor given the same id
+    b3 = by_coll["books3"]
+    assert b3.id != g.id and b3.id.startswith("books/books3/") and "START OF THE PROJECT" in b3.text
+    p19 = by_coll["pg19"]
+    assert p19.meta["title"] == "The Clean Book" and p19.meta["year"] == "1900" and p19.lang == "en"
+    again, _ = _read_all([tmp_path])
+    assert [d.id for d in again] == [d.id for d in docs]
+    assert not ledger.dropped
+
+
+def test_size_limit_empty_and_legacy_encoding_are_named(tmp_path):
+    (tmp_path / "big.txt").write_text("word " * 5000)
+    (tmp_path / "empty.txt").write_text("\n\n   \n")
+    (tmp_path / "latin.txt").write_bytes("Caf\xe9 cr\xe8me, d\xe9j\xe0 vu.\n".encode("latin-1") * 10)
+    docs, ledger = _read_all([tmp_path], max_book_bytes=10_000)
+    assert ledger.dropped == {"book_too_large": 1, "empty_book": 1}
+    assert ledger.dropped_bytes["book_too_large"] == 25_000
+    assert len(docs) == 1 and docs[0].text.startswith("Café crème")
+    assert ledger.stats["books_decoded_as:cp1252"] == 1
+
+
+def test_books_are_batched_into_partitions(tmp_path):
+    for i in range(5):
+        (tmp_path / f"b{i}.txt").write_text(f"Book {i} text.\n")
+    units = BooksSource(books_per_partition=2).list_inputs([str(tmp_path)])
+    assert [len(u.split("\n")) for u in units] == [2, 2, 1]
+
+
+def test_demo_books_read_cleanly():
+    docs, ledger = _read_all([DATA_DIR / "demo" / "books"])
+    assert len(docs) == 6 and not ledger.dropped
+    assert {d.meta["collection"] for d in docs} == {"gutenberg", "pg19", "books3"}
+    assert len({d.id for d in docs}) == 6
+    for d in docs:
+        if d.meta["collection"] == "gutenberg":
+            assert "*** START" not in d.text and "*** END" not in d.text and "FULL LICENSE" not in d.text
