@@ -134,9 +134,14 @@ class XmlStream:
 
 
 def iter_chunks(f, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """Read a binary file object in chunks (exceptions of the decompressor propagate to the caller)."""
+    """Read a binary file object in chunks (exceptions of the decompressor propagate to the caller).
+
+    ``read1`` is used where it exists: a buffered ``read(n)`` of a compressed file that breaks off would
+    throw away everything it had decompressed for that call, ``read1`` hands it over first.
+    """
+    read = getattr(f, "read1", None) or f.read
     while True:
-        block = f.read(chunk_size)
+        block = read(chunk_size)
         if not block:
             return
         yield block
