@@ -260,6 +260,10 @@ class MacroExpander:
                 i = g[1]
             else:
                 args.append(macro.default)
+        if macro.delimiters or macro.prefix:
+            # TeX drops the spaces after a control word before delimited parameters too
+            while i < len(s) and s[i] in " \t":
+                i += 1
         if macro.prefix:
             j = _skip_ws(s, i) if macro.prefix[:1] not in " \n" else i
             if not s.startswith(macro.prefix, j):
