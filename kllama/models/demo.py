@@ -84,11 +84,11 @@ def train_fasttext_supervised(train_file: Path, output: Path, **kwargs) -> Path:
 
 
 def build_lid(train: Path, out: Path) -> None:
-    train_fasttext_supervised(train, out / "lid.bin")
+    train_fasttext_supervised(train, out / "lid.bin", epoch=15)
 
 
 def build_wiki(train: Path, out: Path) -> None:
-    train_fasttext_supervised(train, out / "wiki.bin", minn=0, maxn=0, dim=16)
+    train_fasttext_supervised(train, out / "wiki.bin", epoch=10, minn=0, maxn=0, dim=16)
 
 
 def build_lm(train: Path, out: Path, lang: str = "en", vocab_size: int = 300, order: int = 3) -> None:

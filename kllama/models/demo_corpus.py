@@ -118,7 +118,7 @@ def page(rng: random.Random, kind: str) -> tuple[str, str]:
     return _fill(rng, title) if "{" in title else title, lines
 
 
-def lid_training_lines(seed: int = 0, per_lang: int = 600) -> list[str]:
+def lid_training_lines(seed: int = 0, per_lang: int = 300) -> list[str]:
     """fastText supervised lines ``__label__xx text`` for en, de, fr, es."""
     rng = random.Random(seed)
     out = []
@@ -136,7 +136,7 @@ def lm_training_lines(seed: int = 1, n: int = 3000) -> list[str]:
     return [paragraph(rng, "wiki", rng.randint(1, 4)) for _ in range(n)]
 
 
-def classifier_training_lines(seed: int = 2, n: int = 800) -> list[str]:
+def classifier_training_lines(seed: int = 2, n: int = 400) -> list[str]:
     """``__label__wiki`` (encyclopedic pages) vs ``__label__cc`` (shop/spam/junk pages), one page a line."""
     rng = random.Random(seed)
     out = []
