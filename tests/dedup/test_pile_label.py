@@ -1,0 +1,199 @@
+"""The Pile reference index and the labelling stage: exact and near matches, groups, ledger stats, and the
+variant store end to end (G3 export leaves out exactly the overlap group)."""
+
+import io
+import json
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from kllama.config import load_recipe
+from kllama.dedup.pile_index import PileIndex, build_index
+from kllama.dedup.pile_label import PileLabel
+from kllama.engine.ledger import Ledger
+from kllama.export import export_variant
+from kllama.pipeline import run_recipe
+from tests.conftest import samples_dir
+
+
+def _words(rng, n):
+    return " ".join(f"w{rng.randrange(10**6)}" for _ in range(n))
+
+
+def _write_pile(path, records):
+    buf = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3).stream_writer(buf, closefd=False) as w:
+        for text, name in records:
+            w.write((json.dumps({"text": text, "meta": {"pile_set_name": name}}) + "\n").encode())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+
+
+def _label(step, tables):
+    """keys -> buckets -> resolve -> combine -> apply, as the engine runs a GlobalStep."""
+    keys = []
+    for p, t in enumerate(tables):
+        k = step.emit_keys(t)
+        keys.append(k.append_column("part", pa.array(np.full(k.num_rows, p, np.int32))))
+    allk = pa.concat_tables(keys)
+    bucket = allk.column("key").to_numpy() % np.uint64(step.num_buckets)
+    hits = pa.concat_tables([step.resolve(allk.filter(pa.array(bucket == b))) for b in range(step.num_buckets)])
+    labels = step.combine(hits)
+    ledger = Ledger()
+    out = [step.apply(t, labels.filter(pc.equal(labels.column("part"), p)), ledger) for p, t in enumerate(tables)]
+    return out, ledger
+
+
+def test_index_of_the_sample_shards(tmp_path):
+    pile = samples_dir("pile")
+    meta = build_index([str(pile)], tmp_path / "idx")
+    assert meta["docs"] == 17 and meta["ledger"]["docs_in"] == 17 and not meta["ledger"]["dropped"]
+    assert meta["sets"]["Gutenberg (PG-19)"] == 1 and meta["index_bytes"] > 0
+    exact = pq.read_table(tmp_path / "idx" / "exact")  # hive-partitioned by prefix
+    assert exact.num_rows == 17
+    bands = pq.read_table(tmp_path / "idx" / "bands")
+    assert bands.num_rows == 17 * 20
+    for f in (tmp_path / "idx" / "bands").rglob("*.parquet"):  # every file holds only its prefix
+        t = pq.read_table(f)
+        prefix = int(f.parent.name.split("=")[1], 16)
+        assert set((t.column("key").to_numpy() >> np.uint64(56)).tolist()) == {prefix}
+    again = build_index([str(pile)], tmp_path / "idx")  # finished shards are skipped
+    assert again["docs"] == 17
+    idx = PileIndex(tmp_path / "idx")
+    assert idx.prefixes_for_bucket(3, 16) == [p for p in range(256) if p % 16 == 3]
+
+
+def test_cli_pile_index(tmp_path):
+    shard = samples_dir("pile", "constructed", "train")
+    out = tmp_path / "cli-idx"
+    proc = subprocess.run([sys.executable, "-m", "kllama.cli", "pile-index", str(shard), "--output", str(out),
+                           "--serial"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "indexed 9 documents" in proc.stdout and (out / "index.json").exists()
+
+
+def test_bad_pile_shards_are_counted_not_fatal(tmp_path):
+    _write_pile(tmp_path / "pile" / "00.jsonl.zst", [("a good document " * 10, "Pile-CC")])
+    raw = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as w:
+        for i in range(2000):
+            w.write((json.dumps({"text": f"doc {i} " * 30}) + "\n").encode())
+        w.write(b'{"meta": {"pile_set_name": "ArXiv"}}\n')
+    data = raw.getvalue()
+    (tmp_path / "pile" / "01.jsonl.zst").write_bytes(data[: len(data) // 2])
+    meta = build_index([str(tmp_path / "pile")], tmp_path / "idx")
+    assert meta["ledger"]["dropped"] == {"truncated_file": 1}
+    assert 1 < meta["docs"] < 2001
+
+
+def test_exact_and_near_matches_set_the_groups(tmp_path):
+    rng = random.Random(5)
+    in_pile_exact = _words(rng, 300)
+    in_pile_near = _words(rng, 300)
+    short = "Too short for near matching."
+    _write_pile(tmp_path / "pile" / "train" / "00.jsonl.zst",
+                [(in_pile_exact, "Pile-CC"), (in_pile_near, "Books3"), (short, "HackerNews")]
+                + [(_words(rng, 200), "Pile-CC") for _ in range(30)])
+    build_index([str(tmp_path / "pile")], tmp_path / "idx")
+    words = in_pile_near.split(" ")
+    near = " ".join("edited" if i % 60 == 30 else w for i, w in enumerate(words))  # Jaccard ~0.85
+    docs = {
+        "exact": "  " + in_pile_exact.replace(" ", "\n", 5) + "\n",  # other whitespace: same normalized text
+        "near": near,
+        "short": short,
+        "fresh": _words(rng, 300),
+        "extra_exact": in_pile_exact,
+    }
+    ids = list(docs)
+    groups = ["core", "core", "core", "core", "extra"]
+    sources = ["c4", "books", "c4", "c4", "extra_source"]
+    table = pa.table({"id": ids, "text": pa.array(list(docs.values()), pa.large_string()), "source": sources,
+                      "group": groups})
+    step = PileLabel(index_path=str(tmp_path / "idx"), num_buckets=4)
+    (a, b), ledger = _label(step, [table.slice(0, 2), table.slice(2)])
+    out = pa.concat_tables([a, b])
+    got = dict(zip(out.column("id").to_pylist(), out.column("group").to_pylist(), strict=True))
+    assert got == {"exact": "pile-overlap", "near": "pile-overlap", "short": "pile-overlap", "fresh": "core",
+                   "extra_exact": "extra-pile-overlap"}
+    match = dict(zip(out.column("id").to_pylist(), out.column("pile_match").to_pylist(), strict=True))
+    assert match == {"exact": "exact", "near": "near", "short": "exact", "fresh": None, "extra_exact": "exact"}
+    assert out.column("pile_set_name").to_pylist()[1] == "Books3"
+    assert ledger.stats["pile_checked:c4"] == 3 and ledger.stats["pile_overlap:books:near"] == 1
+    assert ledger.stats["pile_overlap_set:Pile-CC"] == 2 and ledger.stats["pile_overlap_set:HackerNews"] == 1
+    assert not ledger.dropped
+    # exact only: the near copy stays core
+    (a, b), _ = _label(PileLabel(index_path=str(tmp_path / "idx"), near=False, num_buckets=3),
+                       [table.slice(0, 2), table.slice(2)])
+    assert a.column("group").to_pylist() == ["pile-overlap", "core"]
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pile-index"):
+        PileLabel(index_path=str(tmp_path / "nothing"))
+
+
+E2E_RECIPE = """
+name = "g3-test"
+[run]
+post = [{{ step = "pile_label", pile_dir = "@data/demo/pile", cache_dir = "{cache}", num_buckets = 4 }}]
+[sources.c4]
+reader = "c4"
+inputs = ["@data/demo/c4"]
+options = {{ split = "train" }}
+pipeline = [{{ step = "c4_rules" }}, {{ step = "exact_dedup", num_buckets = 4 }}]
+[sources.books]
+reader = "books"
+inputs = ["@data/demo/books"]
+options = {{ books_per_partition = 2 }}
+pipeline = [{{ step = "minhash_lsh", bands = 32, rows = 4, measure = "containment", threshold = 0.9, num_buckets = 4 }}]
+[variants.G1]
+groups = ["core", "pile-overlap"]
+weights = {{ c4 = 1.06, books = 2.23 }}
+[variants.G2]
+groups = ["core", "pile-overlap", "extra", "extra-pile-overlap"]
+weights = {{ c4 = 1.06, books = 2.23 }}
+[variants.G3]
+groups = ["core"]
+weights = {{ c4 = 1.06, books = 2.23 }}
+"""
+
+
+def _ids(folder):
+    ids = set()
+    for f in folder.rglob("*.jsonl.zst"):
+        with open(f, "rb") as fh:
+            text = zstandard.ZstdDecompressor().stream_reader(fh).read().decode()
+        ids.update(json.loads(line)["meta"]["id"] for line in text.splitlines() if line)
+    return ids
+
+
+def test_demo_sources_labelled_and_g3_export_leaves_out_exactly_the_overlap(tmp_path, dask_client):
+    recipe = tmp_path / "g3.toml"
+    recipe.write_text(E2E_RECIPE.format(cache=tmp_path / "cache"))
+    run = tmp_path / "run"
+    summary = run_recipe(load_recipe(str(recipe)), run, dask_client, progress=False)
+    for name, led in summary.stages.items():
+        assert led.balanced, name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert set(manifest["variants"]) == {"G1", "G2", "G3"}
+    by_group: dict[str, set] = {}
+    for s in manifest["shards"]:
+        ids = set(pq.read_table(run / s["path"]).column("id").to_pylist())
+        by_group.setdefault(s["group"], set()).update(ids)
+    assert by_group.get("pile-overlap"), "the demo Pile shard overlaps the demo sources"
+    assert {s["source"] for s in manifest["shards"] if s["group"] == "pile-overlap"} == {"c4", "books"}
+    stats = summary.stages["c4.02-pile_label"].stats
+    assert stats["pile_overlap:c4:exact"] >= 1 and stats["pile_overlap:c4:near"] >= 1
+    export_variant(run, "G3", "jsonl.zst", tmp_path / "g3")
+    export_variant(run, "G1", "jsonl.zst", tmp_path / "g1")
+    assert _ids(tmp_path / "g3") == by_group["core"]
+    assert _ids(tmp_path / "g1") == by_group["core"] | by_group["pile-overlap"]
+    assert not _ids(tmp_path / "g3") & by_group["pile-overlap"]
+    assert manifest["variants"]["G1"]["docs"] - manifest["variants"]["G3"]["docs"] == len(by_group["pile-overlap"])
