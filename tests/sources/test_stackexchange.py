@@ -233,3 +233,24 @@ def test_demo_inputs():
     assert [Path(f).name for f in files] == ["coffee.stackexchange.com.7z", "Posts.xml"]
     docs, ledger = read(files[0])
     assert len(docs) == 30 and not ledger.quarantined
+
+
+@pytest.mark.slow
+def test_demo_recipe_end_to_end_on_local_cluster(tmp_path, dask_client):
+    """``kllama run demo --input stackexchange=SAMPLES``: real cluster, ledger balanced at every stage."""
+    import pyarrow.parquet as pq
+
+    from kllama.config import load_recipe
+    from kllama.pipeline import run_recipe
+
+    recipe = load_recipe("demo", {"stackexchange": [str(samples_dir("stackexchange"))]})
+    summary = run_recipe(recipe, tmp_path / "run", dask_client, progress=False)
+    read_stage = summary.stages["stackexchange.00-read"]
+    assert read_stage.docs_out == 225 + 556 and read_stage.docs_in == 225 + 556 + 40 + 6
+    for name, ledger in summary.stages.items():
+        assert ledger.balanced, name
+    assert read_stage.stats["se_answers_merged"] == 327 + 1095
+    run = tmp_path / "run"
+    tables = [pq.read_table(s["path"] if Path(s["path"]).is_absolute() else run / s["path"]) for s in summary.shards]
+    assert sum(t.num_rows for t in tables) == 781
+    assert all(t.startswith("Q: ") for tb in tables for t in tb.column("text").to_pylist())

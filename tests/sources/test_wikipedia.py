@@ -248,3 +248,24 @@ def test_ids_do_not_depend_on_the_file(tmp_path):
     again, _ = read(copy)
     assert [d.id for d in again] == [d.id for d in docs]
     assert [d.text for d in again] == [d.text for d in docs]
+
+
+@pytest.mark.slow
+def test_demo_recipe_end_to_end_on_local_cluster(tmp_path, dask_client):
+    """``kllama run demo --input wikipedia=SAMPLES``: real cluster, ledger balanced at every stage."""
+    from kllama.config import load_recipe
+    from kllama.pipeline import run_recipe
+
+    folder = samples_dir("wikipedia")
+    inputs = [str(folder / n) for n in ("gensim-enwiki-table-markup.xml.bz2", "wikiextractor-viwiki-test.xml",
+                                        "gensim-bgwiki-latest-pages-articles-shortened.xml.bz2")]
+    recipe = load_recipe("demo", {"wikipedia": inputs})
+    summary = run_recipe(recipe, tmp_path / "run", dask_client, progress=False)
+    read_stage = summary.stages["wikipedia.00-read"]
+    assert read_stage.docs_in == 5 + 10 + 3 and read_stage.docs_out == 11
+    for name, ledger in summary.stages.items():
+        assert ledger.balanced, name
+    assert read_stage.quarantined and read_stage.quarantined[0]["partial"] == "true"  # the truncated viwiki dump
+    ledger_json = json.loads((tmp_path / "run" / "ledger.json").read_text())
+    assert ledger_json["wikipedia.00-read"]["dropped"]["wiki_redirect"] == 3
+    assert sum(s["docs"] for s in summary.shards) == 11
