@@ -174,6 +174,8 @@ class Source(ABC):
 
     def __init__(self, **options: Any) -> None:
         self.options = options
+        #: the recipe's name for this source (``[sources.NAME]``); set by the engine, defaults to ``name``
+        self.source_name = self.name
 
     def list_inputs(self, paths: list[str]) -> list[str]:
         """Sorted list of partition units (files) under ``paths`` (files, folders or globs)."""

@@ -149,6 +149,7 @@ def _run_steps(docs, steps, ledger):
 def _read(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     ledger = Ledger()
     source = source_class(task.reader)(**task.reader_options)
+    source.source_name = task.source
     docs = []
     for doc in source.read(task.inputs[0], ledger):
         doc.group = task.group
