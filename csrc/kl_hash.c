@@ -17,67 +17,9 @@
 #define PMX_1 0x165667919E3779F9ULL
 #define PMX_2 0x9FB21C651E98DF25ULL
 
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-/* ---------------------------------------------------------------- XXH64 */
-static inline uint64_t xxh64_round(uint64_t acc, uint64_t input) {
-  acc += input * P64_2;
-  acc = rotl64(acc, 31);
-  return acc * P64_1;
-}
-static inline uint64_t xxh64_merge(uint64_t acc, uint64_t val) {
-  acc ^= xxh64_round(0, val);
-  return acc * P64_1 + P64_4;
-}
-static inline uint64_t xxh64_avalanche(uint64_t h) {
-  h ^= h >> 33;
-  h *= P64_2;
-  h ^= h >> 29;
-  h *= P64_3;
-  h ^= h >> 32;
-  return h;
-}
-
-uint64_t kl_xxh64(const uint8_t *p, size_t len, uint64_t seed) {
-  const uint8_t *end = p + len;
-  uint64_t h;
-  if (len >= 32) {
-    const uint8_t *limit = end - 32;
-    uint64_t v1 = seed + P64_1 + P64_2, v2 = seed + P64_2, v3 = seed, v4 = seed - P64_1;
-    do {
-      v1 = xxh64_round(v1, kl_read64(p));
-      v2 = xxh64_round(v2, kl_read64(p + 8));
-      v3 = xxh64_round(v3, kl_read64(p + 16));
-      v4 = xxh64_round(v4, kl_read64(p + 24));
-      p += 32;
-    } while (p <= limit);
-    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-    h = xxh64_merge(h, v1);
-    h = xxh64_merge(h, v2);
-    h = xxh64_merge(h, v3);
-    h = xxh64_merge(h, v4);
-  } else {
-    h = seed + P64_5;
-  }
-  h += (uint64_t)len;
-  while (end - p >= 8) {
-    h ^= xxh64_round(0, kl_read64(p));
-    h = rotl64(h, 27) * P64_1 + P64_4;
-    p += 8;
-  }
-  if (end - p >= 4) {
-    h ^= (uint64_t)kl_read32(p) * P64_1;
-    h = rotl64(h, 23) * P64_2 + P64_3;
-    p += 4;
-  }
-  while (p < end) {
-    h ^= (*p) * P64_5;
-    h = rotl64(h, 11) * P64_1;
-    p++;
-  }
-  return xxh64_avalanche(h);
-}
+uint64_t kl_xxh64(const uint8_t *p, size_t len, uint64_t seed) { return kl_xxh64_inline(p, len, seed); }
 
 /* ---------------------------------------------------------------- XXH3-128, seed 0 */
 /* the 192-byte default secret of the XXH3 specification */
@@ -127,8 +69,8 @@ static u128 xxh3_len_1to3_128(const uint8_t *in, size_t len, const uint8_t *sec)
   uint64_t bitflipl = (uint64_t)(kl_read32(sec) ^ kl_read32(sec + 4));
   uint64_t bitfliph = (uint64_t)(kl_read32(sec + 8) ^ kl_read32(sec + 12));
   u128 r;
-  r.lo = xxh64_avalanche((uint64_t)combinedl ^ bitflipl);
-  r.hi = xxh64_avalanche((uint64_t)combinedh ^ bitfliph);
+  r.lo = kl_xxh64_avalanche((uint64_t)combinedl ^ bitflipl);
+  r.hi = kl_xxh64_avalanche((uint64_t)combinedh ^ bitfliph);
   return r;
 }
 
@@ -257,8 +199,8 @@ static u128 xxh3_long_128(const uint8_t *in, size_t len) {
 void kl_xxh3_128(const uint8_t *p, size_t len, uint64_t out[2]) {
   u128 h;
   if (len == 0) {
-    h.lo = xxh64_avalanche(kl_read64(kSecret + 64) ^ kl_read64(kSecret + 72));
-    h.hi = xxh64_avalanche(kl_read64(kSecret + 80) ^ kl_read64(kSecret + 88));
+    h.lo = kl_xxh64_avalanche(kl_read64(kSecret + 64) ^ kl_read64(kSecret + 72));
+    h.hi = kl_xxh64_avalanche(kl_read64(kSecret + 80) ^ kl_read64(kSecret + 88));
   } else if (len <= 3) {
     h = xxh3_len_1to3_128(p, len, kSecret);
   } else if (len <= 8) {

@@ -37,6 +37,74 @@ static inline int64_t kl_off(const void *offsets, int off64, int64_t i) {
 
 uint64_t kl_sha1_first8_le(const uint8_t *p, size_t len);
 
+#define KL_P64_1 0x9E3779B185EBCA87ULL
+#define KL_P64_2 0xC2B2AE3D27D4EB4FULL
+#define KL_P64_3 0x165667B19E3779F9ULL
+#define KL_P64_4 0x85EBCA77C2B2AE63ULL
+#define KL_P64_5 0x27D4EB2F165667C5ULL
+static inline uint64_t kl_rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* ---------------------------------------------------------------- XXH64 */
+static inline uint64_t kl_xxh64_round(uint64_t acc, uint64_t input) {
+  acc += input * KL_P64_2;
+  acc = kl_rotl64(acc, 31);
+  return acc * KL_P64_1;
+}
+static inline uint64_t kl_xxh64_merge(uint64_t acc, uint64_t val) {
+  acc ^= kl_xxh64_round(0, val);
+  return acc * KL_P64_1 + KL_P64_4;
+}
+static inline uint64_t kl_xxh64_avalanche(uint64_t h) {
+  h ^= h >> 33;
+  h *= KL_P64_2;
+  h ^= h >> 29;
+  h *= KL_P64_3;
+  h ^= h >> 32;
+  return h;
+}
+
+static inline uint64_t kl_xxh64_inline(const uint8_t *p, size_t len, uint64_t seed) {
+  const uint8_t *end = p + len;
+  uint64_t h;
+  if (len >= 32) {
+    const uint8_t *limit = end - 32;
+    uint64_t v1 = seed + KL_P64_1 + KL_P64_2, v2 = seed + KL_P64_2, v3 = seed, v4 = seed - KL_P64_1;
+    do {
+      v1 = kl_xxh64_round(v1, kl_read64(p));
+      v2 = kl_xxh64_round(v2, kl_read64(p + 8));
+      v3 = kl_xxh64_round(v3, kl_read64(p + 16));
+      v4 = kl_xxh64_round(v4, kl_read64(p + 24));
+      p += 32;
+    } while (p <= limit);
+    h = kl_rotl64(v1, 1) + kl_rotl64(v2, 7) + kl_rotl64(v3, 12) + kl_rotl64(v4, 18);
+    h = kl_xxh64_merge(h, v1);
+    h = kl_xxh64_merge(h, v2);
+    h = kl_xxh64_merge(h, v3);
+    h = kl_xxh64_merge(h, v4);
+  } else {
+    h = seed + KL_P64_5;
+  }
+  h += (uint64_t)len;
+  while (end - p >= 8) {
+    h ^= kl_xxh64_round(0, kl_read64(p));
+    h = kl_rotl64(h, 27) * KL_P64_1 + KL_P64_4;
+    p += 8;
+  }
+  if (end - p >= 4) {
+    h ^= (uint64_t)kl_read32(p) * KL_P64_1;
+    h = kl_rotl64(h, 23) * KL_P64_2 + KL_P64_3;
+    p += 4;
+  }
+  while (p < end) {
+    h ^= (*p) * KL_P64_5;
+    h = kl_rotl64(h, 11) * KL_P64_1;
+    p++;
+  }
+  return kl_xxh64_avalanche(h);
+}
+
+
+
 /* Strict UTF-8 decoding of one code point at s (avail > 0 bytes). Returns the code point and sets *n
  * to its length, or returns -1 for an invalid / truncated / overlong / surrogate sequence. */
 static inline int32_t kl_utf8_decode(const uint8_t *s, int64_t avail, int *n) {

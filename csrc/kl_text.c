@@ -91,11 +91,11 @@ static inline int emit_lower(uint32_t cp, const kl_urec *r, const uint8_t *s, in
 
 /* ---------------------------------------------------------------- scratch buffers */
 typedef struct {
-  uint8_t *buf;
+  uint8_t *buf; /* lowered bytes of the current word */
   int64_t bufcap;
-  int64_t *wend;
+  uint64_t *wh; /* word hashes */
   int64_t wcap;
-  uint64_t *hs;
+  uint64_t *hs; /* shingle hashes */
   int64_t hcap;
 } kl_scratch;
 
@@ -110,77 +110,91 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
 }
 static void scratch_free(kl_scratch *sc) {
   free(sc->buf);
-  free(sc->wend);
+  free(sc->wh);
   free(sc->hs);
 }
 
 /* ---------------------------------------------------------------- words and shingles */
-static inline uint8_t ascii_word_lower(uint8_t b) {
-  if ((uint8_t)(b - 'a') < 26u || (uint8_t)(b - '0') < 10u) return b;
-  if ((uint8_t)(b - 'A') < 26u) return (uint8_t)(b + 32);
-  return 0;
+/* byte class for word scanning: 0 = ASCII non-word byte, 0xFF = non-ASCII (decode), else the lowered
+ * ASCII letter / digit */
+static uint8_t word_class[256];
+__attribute__((constructor)) static void word_class_init(void) {
+  for (int b = 0; b < 256; b++) {
+    uint8_t v = 0;
+    if (b >= 0x80)
+      v = 0xFF;
+    else if ((b >= 'a' && b <= 'z') || (b >= '0' && b <= '9'))
+      v = (uint8_t)b;
+    else if (b >= 'A' && b <= 'Z')
+      v = (uint8_t)(b + 32);
+    word_class[b] = v;
+  }
 }
 
-/* Lowercased words of s[0..len) joined by single spaces into sc->buf; sc->wend[k] = end of word k.
- * Returns the number of words, or KL_EINVAL_UTF8 (*bad = byte offset) / KL_ENOMEM. */
-static int64_t split_words(const uint8_t *s, int64_t len, kl_scratch *sc, int64_t *bad) {
-  if (grow((void **)&sc->buf, &sc->bufcap, 2 * len + 16, 1) || grow((void **)&sc->wend, &sc->wcap, len / 2 + 2, 8))
+/* XXH64 (seed 0) of every lowercased word of s[0..len) into sc->wh. Returns the number of words, or
+ * KL_EINVAL_UTF8 (*bad = byte offset) / KL_ENOMEM. */
+static int64_t word_hashes(const uint8_t *s, int64_t len, kl_scratch *sc, int64_t *bad) {
+  if (grow((void **)&sc->buf, &sc->bufcap, 2 * len + 16, 1) || grow((void **)&sc->wh, &sc->wcap, len / 2 + 2, 8))
     return KL_ENOMEM;
   uint8_t *o = sc->buf;
-  int64_t *wend = sc->wend;
-  int64_t op = 0, nw = 0, i = 0, wstart = -1; /* wstart: source offset of the current word, -1 outside */
+  uint64_t *wh = sc->wh;
+  int64_t nw = 0, i = 0;
   while (i < len) {
-    uint8_t b = s[i];
-    if (b < 0x80) {
-      uint8_t t = ascii_word_lower(b);
-      if (t) {
-        if (wstart < 0) {
-          if (nw) o[op++] = ' ';
-          wstart = i;
-        }
-        o[op++] = t;
-      } else if (wstart >= 0) {
-        wend[nw++] = op;
-        wstart = -1;
-      }
+    if (word_class[s[i]] == 0) {
       i++;
       continue;
     }
-    int n;
-    int32_t cp = kl_utf8_decode(s + i, len - i, &n);
-    if (cp < 0) {
-      *bad = i;
-      return KL_EINVAL_UTF8;
-    }
-    const kl_urec *r = kl_ulookup((uint32_t)cp);
-    if (r->flags & KL_F_WORD) {
-      if (wstart < 0) {
-        if (nw) o[op++] = ' ';
-        wstart = i;
+    int64_t wstart = i, op = 0;
+    while (i < len) {
+      uint8_t c = word_class[s[i]];
+      if (c == 0) break;
+      if (c != 0xFF) {
+        o[op++] = c;
+        i++;
+        continue;
+      }
+      int n;
+      int32_t cp = kl_utf8_decode(s + i, len - i, &n);
+      if (cp < 0) {
+        *bad = i;
+        return KL_EINVAL_UTF8;
+      }
+      const kl_urec *r = kl_ulookup((uint32_t)cp);
+      if (!(r->flags & KL_F_WORD)) {
+        if (op == 0) i += n;
+        break;
       }
       op += emit_lower((uint32_t)cp, r, s, wstart, len, i, 1, o + op);
-    } else if (wstart >= 0) {
-      wend[nw++] = op;
-      wstart = -1;
+      i += n;
     }
-    i += n;
+    if (op) wh[nw++] = kl_xxh64_inline(o, (size_t)op, 0);
   }
-  if (wstart >= 0) wend[nw++] = op;
   return nw;
 }
 
-/* shingle hashes of the words in sc (after split_words); returns their number */
-static int64_t shingles_from_words(const kl_scratch *sc, int64_t nw, int ngram, uint64_t *out) {
+#define SHINGLE_P 0x9E3779B185EBCA87ULL
+static inline uint64_t avalanche64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xC2B2AE3D27D4EB4FULL;
+  h ^= h >> 29;
+  h *= 0x165667B19E3779F9ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+/* shingle j over word hashes w[j..j+m): avalanche64(sum_k w[j+k] * P^(m-1-k) mod 2^64), m = min(ngram, nw);
+ * computed with a rolling update. Returns the number of shingles. */
+static int64_t shingles_from_words(const uint64_t *w, int64_t nw, int ngram, uint64_t *out) {
   if (nw == 0) return 0;
-  if (nw < ngram) {
-    out[0] = kl_xxh64(sc->buf, (size_t)sc->wend[nw - 1], 0);
-    return 1;
-  }
-  int64_t ns = nw - ngram + 1;
-  for (int64_t j = 0; j < ns; j++) {
-    int64_t a = j ? sc->wend[j - 1] + 1 : 0;
-    int64_t b = sc->wend[j + ngram - 1];
-    out[j] = kl_xxh64(sc->buf + a, (size_t)(b - a), 0);
+  int64_t m = nw < ngram ? nw : ngram;
+  int64_t ns = nw - m + 1;
+  uint64_t S = 0, pm1 = 1;
+  for (int64_t k = 0; k < m; k++) S = S * SHINGLE_P + w[k];
+  for (int64_t k = 1; k < m; k++) pm1 *= SHINGLE_P;
+  out[0] = avalanche64(S);
+  for (int64_t j = 1; j < ns; j++) {
+    S = (S - w[j - 1] * pm1) * SHINGLE_P + w[j + m - 1];
+    out[j] = avalanche64(S);
   }
   return ns;
 }
@@ -189,7 +203,7 @@ int64_t kl_shingle_hashes(const uint8_t *text, int64_t len, int ngram, uint64_t 
   if (ngram < 1 || len < 0) return KL_EARG;
   kl_scratch sc = {0};
   int64_t bad = 0;
-  int64_t nw = split_words(text, len, &sc, &bad);
+  int64_t nw = word_hashes(text, len, &sc, &bad);
   int64_t r;
   if (nw < 0) {
     err[0] = 0;
@@ -198,7 +212,7 @@ int64_t kl_shingle_hashes(const uint8_t *text, int64_t len, int ngram, uint64_t 
   } else if ((nw >= ngram ? nw - ngram + 1 : (nw > 0)) > cap) {
     r = KL_EARG;
   } else {
-    r = shingles_from_words(&sc, nw, ngram, out);
+    r = shingles_from_words(sc.wh, nw, ngram, out);
   }
   scratch_free(&sc);
   return r;
@@ -300,7 +314,7 @@ int kl_minhash_batch(const uint8_t *data, const void *offsets, int off64, int64_
       break;
     }
     int64_t bad = 0;
-    int64_t nw = split_words(data + a, b - a, &sc, &bad);
+    int64_t nw = word_hashes(data + a, b - a, &sc, &bad);
     if (nw < 0) {
       rc = (int)nw;
       err[0] = i;
@@ -311,7 +325,7 @@ int kl_minhash_batch(const uint8_t *data, const void *offsets, int off64, int64_
       rc = KL_ENOMEM;
       break;
     }
-    int64_t nh = shingles_from_words(&sc, nw, ngram, sc.hs);
+    int64_t nh = shingles_from_words(sc.wh, nw, ngram, sc.hs);
 #if KL_X86
     if (avx2)
       mh_kernel_avx2(sc.hs, nh, A, B, C, npad, sig);

@@ -45,7 +45,11 @@ SOURCES = ["kl_hash.c", "kl_text.c"]
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
-_extra = [] if sys.platform == "win32" else ["-O3", "-std=gnu11", "-fno-strict-aliasing"]
+_extra = (
+    []
+    if sys.platform == "win32"
+    else ["-O3", "-std=gnu11", "-fno-strict-aliasing", "-Wall", "-Werror=implicit-function-declaration"]
+)
 ffibuilder.set_source(
     "kllama._kllama_native",
     '#include "kllama.h"',

@@ -209,17 +209,43 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in WORD_RE.findall(text)]
 
 
-def shingles(text: str, ngram: int = 5) -> list[str]:
+def shingles(text: str, ngram: int = 5) -> list[tuple[str, ...]]:
+    """Word n-grams: windows of ``ngram`` consecutive words; 1..ngram-1 words -> one window of all words."""
     ws = words(text)
-    if not ws:
-        return []
-    if len(ws) < ngram:
-        return [" ".join(ws)]
-    return [" ".join(ws[i : i + ngram]) for i in range(len(ws) - ngram + 1)]
+    m = min(ngram, len(ws))
+    return [tuple(ws[i : i + m]) for i in range(len(ws) - m + 1)] if ws else []
+
+
+SHINGLE_P = P64_1
+
+
+def shingle_hash(words_of_shingle: tuple[str, ...], hasher=xxh64) -> int:
+    """avalanche64(sum_k XXH64(word_k) * P**(m-1-k) mod 2**64) with P = XXH64's PRIME64_1 (Horner form)."""
+    s = 0
+    for w in words_of_shingle:
+        s = (s * SHINGLE_P + hasher(w.encode("utf-8"))) & M64
+    return _avalanche64(s)
 
 
 def shingle_hashes(text: str, ngram: int = 5, hasher=xxh64) -> np.ndarray:
-    return np.array([hasher(s.encode("utf-8")) for s in shingles(text, ngram)], dtype=np.uint64)
+    """Vectorised form of ``[shingle_hash(s) for s in shingles(text, ngram)]``."""
+    ws = words(text)
+    if not ws:
+        return np.empty(0, dtype=np.uint64)
+    wh = np.array([hasher(w.encode("utf-8")) for w in ws], dtype=np.uint64)
+    m = min(ngram, len(ws))
+    ns = len(ws) - m + 1
+    acc = np.zeros(ns, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(m):
+            acc = acc * np.uint64(SHINGLE_P) + wh[k : k + ns]
+        h = acc
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(P64_2)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(P64_3)
+        h ^= h >> np.uint64(32)
+    return h
 
 
 def splitmix64_stream(seed: int):
