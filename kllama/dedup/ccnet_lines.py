@@ -176,12 +176,21 @@ class CCNetLineDedup(GlobalStep):
         if len(hashes) == 0:
             return pa.table({"key": pa.array([], pa.uint64()), "scope": pa.array([], pa.uint64()),
                              "n": pa.array([], pa.uint32())})
-        doc = _doc_ids(offsets)
-        scope = self._scopes(table)[doc]
-        # distinct (hash, scope, doc) triples, then count documents per (hash, scope)
-        trip = np.unique(np.stack([hashes, scope, doc.astype(np.uint64)], axis=1), axis=0)
-        pairs, counts = np.unique(trip[:, :2], axis=0, return_counts=True)
-        return pa.table({"key": pa.array(pairs[:, 0], pa.uint64()), "scope": pa.array(pairs[:, 1], pa.uint64()),
+        scope = self._scopes(table)[_doc_ids(offsets)]
+        first = first_in_doc(hashes, offsets)  # distinct (document, hash) pairs
+        h, sc = hashes[first], scope[first]
+        if len(sc) and (sc == sc[0]).all():
+            keys, counts = np.unique(h, return_counts=True)
+            scopes = np.full(len(keys), sc[0], dtype=np.uint64)
+        else:
+            order = np.lexsort((h, sc))
+            h, sc = h[order], sc[order]
+            start = np.ones(len(h), dtype=bool)
+            start[1:] = (h[1:] != h[:-1]) | (sc[1:] != sc[:-1])
+            idx = np.flatnonzero(start)
+            keys, scopes = h[idx], sc[idx]
+            counts = np.diff(np.append(idx, len(h)))
+        return pa.table({"key": pa.array(keys, pa.uint64()), "scope": pa.array(scopes, pa.uint64()),
                          "n": pa.array(counts.astype(np.uint32))})
 
     # -- 2. per bucket: hashes held by >= 2 documents of the same scope -------------------------------------

@@ -30,10 +30,24 @@ from kllama.steps import Step, register
 _PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
 
 
+_MN_RE: re.Pattern | None = None
+
+
+def _mn_re() -> re.Pattern:
+    """A character class of every combining mark (category Mn) of this Python's Unicode database."""
+    global _MN_RE
+    if _MN_RE is None:
+        marks = [chr(c) for c in range(0x300, 0x110000) if unicodedata.category(chr(c)) == "Mn"]
+        _MN_RE = re.compile(f"[{re.escape(''.join(marks))}]")
+    return _MN_RE
+
+
 def strip_accents(line: str) -> str:
-    """cc_net's ``strip_accents``: NFD, then drop combining marks (category Mn)."""
-    nfd = unicodedata.normalize("NFD", line)
-    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")
+    """cc_net's ``strip_accents``: NFD, then drop combining marks (category Mn). ASCII text is returned as is;
+    other text goes through one regex substitution instead of a per-character loop (same result)."""
+    if line.isascii():
+        return line
+    return _mn_re().sub("", unicodedata.normalize("NFD", line))
 
 
 def normalize(line: str, accent: bool = True, case: bool = True, numbers: bool = True, punct: int = 1) -> str:

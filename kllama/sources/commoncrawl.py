@@ -4,7 +4,8 @@
   costs only itself: a wrong ``Content-Length``, LF instead of CRLF framing, a corrupt or truncated gzip
   member, or a record bigger than ``max_record_bytes`` is a counted drop ``malformed_record`` and the reader
   goes on with the next record (resyncing on the next gzip member / ``WARC/1.x`` line).
-* Headers are parsed by warcio and looked up **by name** (cc_net reads them by position, which breaks on
+* Headers are looked up **by name** (a small parser with warcio's ``get_header`` contract, or warcio's own
+  ``StatusAndHeadersParser`` with ``header_parser = "warcio"``) (cc_net reads them by position, which breaks on
   2020-24+ dumps that carry ``WARC-Identified-Content-Language``).
 * Like cc_net's ``parse_doc``: lines are stripped, the first line is the ``title`` and the rest is the
   ``raw_content`` (the Document's text); ``length`` is the record's Content-Length, ``nlines`` the number of
@@ -37,6 +38,31 @@ _RECORD_START = re.compile(rb"(?:^|\n)WARC/1\.[01]\r?\n")
 _HEADER_PARSER = StatusAndHeadersParser(["WARC/1.0", "WARC/1.1"], verify=False)
 _CHUNK = 1 << 16
 _OUT_CHUNK = 1 << 22
+
+
+class FastHeaders:
+    """WARC headers looked up by name (case-insensitive), parsed without warcio's per-line overhead.
+
+    Same contract as warcio's ``StatusAndHeaders.get_header`` for what the reader uses; the two parsers are
+    tested to agree. A header line without ``:`` makes the record malformed.
+    """
+
+    __slots__ = ("protocol", "_h")
+
+    def __init__(self, block: bytes) -> None:
+        lines = block.decode("utf-8", "replace").split("\r\n")
+        self.protocol = lines[0].strip()
+        self._h: dict[str, str] = {}
+        for ln in lines[1:]:
+            if not ln:
+                continue
+            name, sep, value = ln.partition(":")
+            if not sep:
+                raise _Malformed(f"bad header line {ln[:80]!r}")
+            self._h.setdefault(name.strip().lower(), value.strip())
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        return self._h.get(name.lower(), default)
 
 
 class _Malformed(Exception):
@@ -124,9 +150,10 @@ def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[bytes | _Malforme
             yield b"".join(out)
 
 
-def split_records(buf: bytes) -> Iterator[tuple[Any, bytes] | _Malformed]:
+def split_records(buf: bytes, parser: str = "fast") -> Iterator[tuple[Any, bytes] | _Malformed]:
     """WARC records in ``buf`` as ``(headers, body)``; a malformed one yields ``_Malformed`` and parsing
-    resumes at the next line that starts a record."""
+    resumes at the next line that starts a record. ``parser``: ``fast`` (:class:`FastHeaders`) or
+    ``warcio`` (warcio's ``StatusAndHeadersParser``)."""
     pos = 0
     n = len(buf)
     while pos < n:
@@ -141,7 +168,10 @@ def split_records(buf: bytes) -> Iterator[tuple[Any, bytes] | _Malformed]:
             hend = buf.find(b"\r\n\r\n", pos)
             if hend < 0:
                 raise _Malformed("no end of headers")
-            status = _HEADER_PARSER.parse(io.BytesIO(buf[pos:hend + 4]))
+            if parser == "warcio":
+                status = _HEADER_PARSER.parse(io.BytesIO(buf[pos:hend + 4]))
+            else:
+                status = FastHeaders(buf[pos:hend])
             cl = status.get_header("Content-Length")
             if cl is None or not cl.strip().isdigit():
                 raise _Malformed("missing or bad Content-Length")
@@ -180,7 +210,8 @@ class CommonCrawlSource(Source):
     """CommonCrawl WET files -> Documents with cc_net's fields in ``meta``.
 
     Options: ``min_length`` (300, cc_net's reader minimum; drop ``short``), ``paths_root`` / ``base_url``
-    (for ``wet.paths`` listings), ``max_record_bytes`` (64 MiB; drop ``record_too_large``).
+    (for ``wet.paths`` listings), ``max_record_bytes`` (64 MiB; drop ``record_too_large``),
+    ``header_parser`` (``fast``, or ``warcio`` -- 0.3 ms per record, a third of the reading time).
     Other drops: ``malformed_record``, ``non_conversion_record`` (a WARC request/response record),
     ``empty_record``.
     """
@@ -189,12 +220,15 @@ class CommonCrawlSource(Source):
     patterns = ("*.wet.gz", "*.wet")
 
     def __init__(self, min_length: int = 300, paths_root: str | None = None, base_url: str | None = None,
-                 max_record_bytes: int = 64 << 20, **options: Any) -> None:
+                 max_record_bytes: int = 64 << 20, header_parser: str = "fast", **options: Any) -> None:
         super().__init__(**options)
         self.min_length = int(min_length)
         self.paths_root = paths_root
         self.base_url = base_url
         self.max_record_bytes = int(max_record_bytes)
+        if header_parser not in ("fast", "warcio"):
+            raise ValueError("header_parser must be 'fast' or 'warcio'")
+        self.header_parser = header_parser
 
     # -- inputs -----------------------------------------------------------------------------------------
     def list_inputs(self, paths: list[str]) -> list[str]:
@@ -234,10 +268,10 @@ class CommonCrawlSource(Source):
                 if isinstance(member, _Malformed):
                     yield member
                 else:
-                    yield from split_records(member)
+                    yield from split_records(member, self.header_parser)
         else:
             data = f.read()
-            yield from split_records(data)
+            yield from split_records(data, self.header_parser)
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
         if path.startswith(("http://", "https://")):

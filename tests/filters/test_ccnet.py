@@ -98,3 +98,20 @@ def test_wiki_classifier_refuses_a_model_without_the_label():
     step = WikiReferenceClassifier(model="demo:lid")
     with pytest.raises(ValueError):
         step.wiki_prob(["text"])
+
+
+def test_strip_accents_equals_the_per_character_reference():
+    import random
+    import unicodedata
+
+    from kllama.filters.ccnet import strip_accents
+
+    def ref(line):
+        return "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        s = "".join(chr(rng.choice([rng.randint(0x20, 0x2FF), rng.randint(0x300, 0x36F), rng.randint(0x370, 0x3000),
+                                    rng.randint(0xAC00, 0xD7A3)])) for _ in range(12))
+        assert strip_accents(s) == ref(s)
+    assert strip_accents("Crème brûlée") == "Creme brulee"

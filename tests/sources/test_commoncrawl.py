@@ -175,3 +175,16 @@ def test_demo_pipeline_end_to_end_on_local_cluster(tmp_path, dask_client):
     again = run_recipe(recipe, tmp_path / "run", dask_client, progress=False)
     assert [p.read_bytes() for p in sorted((tmp_path / "run" / "shards").rglob("*.parquet"))] == digests
     assert list(again.stages.values())[-1].docs_out == 45
+
+
+def test_fast_and_warcio_header_parsers_agree(tmp_path):
+    cc = samples_dir("commoncrawl")
+    write_wet(tmp_path / "g.warc.wet.gz", _pages(5), "CC-MAIN-2024-22")
+    for path in (cc / "whirlwind.warc.wet.gz", cc / "whirlwind.warc.wet", tmp_path / "g.warc.wet.gz"):
+        fast, lf = _read(path)
+        slow, ls = _read(path, header_parser="warcio")
+        assert [(d.id, d.url, d.text, d.meta) for d in fast] == [(d.id, d.url, d.text, d.meta) for d in slow]
+        assert lf.to_dict() == ls.to_dict()
+    _, lf = _read(cc / "ccnet-sample.warc.wet.txt", min_length=0)
+    _, ls = _read(cc / "ccnet-sample.warc.wet.txt", min_length=0, header_parser="warcio")
+    assert lf.dropped == ls.dropped == {"malformed_record": 4}
