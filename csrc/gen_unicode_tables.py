@@ -1,6 +1,10 @@
 """Generate csrc/unicode_tables.h from the running Python's own Unicode behaviour.
 
-Run:  python csrc/gen_unicode_tables.py  (writes csrc/unicode_tables.h; commit the result)
+Run:  python csrc/gen_unicode_tables.py [OUT]  (writes csrc/unicode_tables.h; commit the result)
+
+The build (kllama/_build_native.py) regenerates the tables into build/ automatically when the building
+Python has a different Unicode version than the committed header, so the C core always matches the
+str.lower()/strip()/re of the Python it runs under.
 
 Every property is taken from the *Python functions that the C code must imitate*, not from the Unicode
 data files, so the C core agrees with CPython exactly (same Python version => same Unicode version):
@@ -86,8 +90,8 @@ def props(cp: int) -> tuple[int, int]:
     return flags, delta
 
 
-def main() -> None:
-    out = Path(__file__).with_name("unicode_tables.h")
+def main(out: Path | None = None) -> None:
+    out = Path(out) if out is not None else Path(__file__).with_name("unicode_tables.h")
     records: dict[tuple[int, int], int] = {}
     per_cp = []
     multi = []
@@ -170,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

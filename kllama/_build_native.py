@@ -7,7 +7,9 @@ csrc/*.c. Portable flags only (no -march=native): the AVX2 and SHA-NI kernels ar
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import unicodedata
 
 from cffi import FFI
 
@@ -43,6 +45,23 @@ int kl_has_avx2(void);
 
 SOURCES = ["kl_hash.c", "kl_text.c"]
 
+
+
+def _unicode_override() -> list[tuple[str, str]]:
+    """Regenerate the Unicode tables into build/ when this Python's Unicode version differs from the
+    committed csrc/unicode_tables.h (the C core must match the str.lower() of the Python it serves)."""
+    with open(os.path.join(CSRC, "unicode_tables.h"), encoding="utf-8") as f:
+        head = f.read(300)
+    if f"Unicode {unicodedata.unidata_version};" in head:
+        return []
+    out_dir = os.path.join(ROOT, "build", f"kllama_unicode_{unicodedata.unidata_version}")
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, "unicode_tables.h")
+    if not os.path.exists(out):
+        subprocess.run([sys.executable, os.path.join(CSRC, "gen_unicode_tables.py"), out], check=True)
+    return [("KL_UNICODE_TABLES_OVERRIDE", '"' + out.replace("\\", "/") + '"')]
+
+
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 _extra = (
@@ -59,6 +78,7 @@ ffibuilder.set_source(
         os.path.relpath(os.path.join(CSRC, h)) for h in ("kllama.h", "kl_internal.h", "unicode_tables.h")
     ],
     extra_compile_args=_extra,
+    define_macros=_unicode_override(),
 )
 
 if __name__ == "__main__":

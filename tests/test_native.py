@@ -331,3 +331,8 @@ def test_portable_fallbacks_agree() -> None:
     ).stdout
     fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert slow == fast and len(slow) > 1000
+
+
+def test_tables_match_this_python() -> None:
+    """The build regenerates the tables when the Python's Unicode version differs from the committed one."""
+    assert native.UNICODE_VERSION == unicodedata.unidata_version
