@@ -21,6 +21,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -51,8 +52,116 @@ class ChecksumError(ValueError):
     """The dump does not match the checksum that ``dumpstatus.json`` lists for it."""
 
 
+_UNIT = re.compile(r"^(?P<path>.+)#(?P<head>\d+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+class _Slice(io.RawIOBase):
+    """Bytes ``[start, end)`` of a file, as a readable raw stream."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self._f = open(path, "rb")
+        self._f.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self._left)
+        if n <= 0:
+            return 0
+        data = self._f.read(n)
+        b[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+class _Chain(io.RawIOBase):
+    """Several binary streams read one after the other (header stream, page streams, closing tag)."""
+
+    def __init__(self, parts: list) -> None:
+        self._parts = parts
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while self._parts:
+            part = self._parts[0]
+            data = part.read1(len(b)) if hasattr(part, "read1") else part.read(len(b))
+            if data:
+                b[: len(data)] = data
+                return len(data)
+            part.close()
+            self._parts.pop(0)
+        return 0
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.close()
+        self._parts = []
+        super().close()
+
+
+def split_unit(unit: str) -> tuple[str, tuple[int, int, int] | None]:
+    """``path#head:start-end`` (a byte range of a multistream dump) -> (path, (head, start, end)); else (unit, None)."""
+    m = _UNIT.match(unit)
+    if m and os.path.exists(m.group("path")):
+        return m.group("path"), (int(m.group("head")), int(m.group("start")), int(m.group("end")))
+    return unit, None
+
+
+def multistream_index(path: str) -> str | None:
+    """The ``-multistream-index`` file that belongs to a ``-multistream`` dump, if it exists."""
+    base = os.path.basename(path)
+    if "-multistream" not in base or not base.endswith(".bz2"):
+        return None
+    name = base.replace("-multistream", "-multistream-index", 1).replace(".xml", ".txt", 1)
+    idx = os.path.join(os.path.dirname(path), name)
+    return idx if os.path.exists(idx) else None
+
+
+def multistream_units(path: str, index: str, unit_bytes: int) -> list[str]:
+    """Cut a multistream dump into units of about ``unit_bytes`` compressed bytes at bz2 stream boundaries."""
+    offsets: set[int] = set()
+    with bz2.open(index, "rt", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            head = line.split(":", 1)[0]
+            if head.isdigit():
+                offsets.add(int(head))
+    size = os.path.getsize(path)
+    stream_starts = sorted(o for o in offsets if 0 < o < size)
+    if not stream_starts:
+        return [path]
+    header_end = stream_starts[0]
+    starts = [header_end]
+    for o in stream_starts[1:]:
+        if o - starts[-1] >= unit_bytes:
+            starts.append(o)
+    ends = starts[1:] + [size]
+    return [f"{path}#{header_end}:{s}-{e}" for s, e in zip(starts, ends, strict=True)]
+
+
+def open_unit(path: str, rng: tuple[int, int, int]):
+    """The decompressed XML of a multistream byte range: the header stream (``<mediawiki>`` + ``<siteinfo>``),
+    the range's page streams, and a closing ``</mediawiki>`` unless the range runs to the end of the file."""
+    head, start, end = rng
+    parts = [bz2.open(_Slice(path, 0, head), "rb"), bz2.open(_Slice(path, start, end), "rb")]
+    if end < os.path.getsize(path):
+        parts.append(io.BytesIO(b"</mediawiki>\n"))
+    return io.BufferedReader(_Chain(parts), buffer_size=1 << 20)
+
+
 def open_dump(path: str):
-    """A binary file object of the decompressed dump (by extension: .bz2, .gz, .xz, else plain)."""
+    """A binary file object of the decompressed dump (by extension: .bz2, .gz, .xz, else plain); a
+    ``path#head:start-end`` unit gives that byte range of a multistream dump."""
+    real, rng = split_unit(path)
+    if rng is not None:
+        return open_unit(real, rng)
     if path.endswith(".bz2"):
         return bz2.open(path, "rb")  # reads multistream (concatenated) bz2 files transparently
     if path.endswith(".gz"):
@@ -134,7 +243,10 @@ class WikipediaSource(Source):
     Options: ``languages`` (only dumps of these wiki languages; None = all), ``min_chars`` (drop shorter
     cleaned texts), ``max_page_bytes`` (drop larger raw pages before parsing), ``verify_checksums``
     (use ``dumpstatus.json`` when present), ``drop_empty_sections``, ``extra_drop_namespaces`` (more link
-    prefixes to remove, e.g. localized aliases a dump does not list), ``chunk_bytes`` (read size).
+    prefixes to remove, e.g. localized aliases a dump does not list), ``chunk_bytes`` (read size),
+    ``split_multistream_mb`` (a ``-multistream`` dump with its ``-multistream-index`` beside it is cut into
+    partitions of about this many compressed MB at bz2 stream boundaries, units ``path#head:start-end``;
+    0 = one partition per file).
     """
 
     name = "wikipedia"
@@ -142,7 +254,8 @@ class WikipediaSource(Source):
 
     def __init__(self, languages: list[str] | None = None, min_chars: int = 1, max_page_bytes: int = 8 << 20,
                  verify_checksums: bool = True, drop_empty_sections: bool = True,
-                 extra_drop_namespaces: list[str] | None = None, chunk_bytes: int = 1 << 20, **options: Any) -> None:
+                 extra_drop_namespaces: list[str] | None = None, chunk_bytes: int = 1 << 20,
+                 split_multistream_mb: float = 256, **options: Any) -> None:
         super().__init__(**options)
         self.languages = set(languages) if languages else None
         self.min_chars = min_chars
@@ -151,6 +264,7 @@ class WikipediaSource(Source):
         self.drop_empty_sections = drop_empty_sections
         self.extra_drop_namespaces = list(extra_drop_namespaces or [])
         self.chunk_bytes = chunk_bytes
+        self.split_multistream_mb = split_multistream_mb
 
     # -- inputs -------------------------------------------------------------------------------------
     def list_inputs(self, paths: list[str]) -> list[str]:
@@ -165,16 +279,26 @@ class WikipediaSource(Source):
                 m = _FILE_LANG.search(base)
                 if m and m.group(1).replace("_", "-") not in self.languages:
                     continue
+            index = multistream_index(f) if self.split_multistream_mb else None
+            if index is not None:
+                try:
+                    if self.verify_checksums:
+                        verify_dumpstatus(f)
+                except ChecksumError:
+                    out.append(f)  # read() raises again, and the engine quarantines the whole file
+                    continue
+                out.extend(multistream_units(f, index, int(self.split_multistream_mb * (1 << 20))))
+                continue
             out.append(f)
         return out
 
     # -- reading ------------------------------------------------------------------------------------
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
-        if self.verify_checksums:
+        if self.verify_checksums and split_unit(path)[1] is None:  # units were verified by list_inputs
             checked = verify_dumpstatus(path)
             if checked:
                 ledger.count("wiki_checksum_verified")
-        site = _Site(path)
+        site = _Site(split_unit(path)[0])
         cleaner: WikitextCleaner | None = None
         page_open = False
         errors: list[str] = []

@@ -269,3 +269,45 @@ def test_demo_recipe_end_to_end_on_local_cluster(tmp_path, dask_client):
     ledger_json = json.loads((tmp_path / "run" / "ledger.json").read_text())
     assert ledger_json["wikipedia.00-read"]["dropped"]["wiki_redirect"] == 3
     assert sum(s["docs"] for s in summary.shards) == 11
+
+
+def _multistream_dump(tmp_path: Path, pages_per_stream: int = 3) -> tuple[Path, int]:
+    """A real-layout multistream dump + index (``offset:page_id:title``) from the demo pages."""
+    xml = bz2.open(DEMO / "enwiki-demo-pages-articles-multistream.xml.bz2").read().decode("utf-8")
+    head, rest = xml.split("  <page>", 1)
+    pages = ["  <page>" + p for p in rest.split("  <page>")]
+    pages[-1], tail = pages[-1].split("</mediawiki>")
+    streams = [head] + ["".join(pages[i:i + pages_per_stream]) for i in range(0, len(pages), pages_per_stream)]
+    streams[-1] += "</mediawiki>" + tail
+    dump = tmp_path / "enwiki-20160501-pages-articles-multistream.xml.bz2"
+    index_lines, offset = [], 0
+    with open(dump, "wb") as f:
+        for k, s in enumerate(streams):
+            block = bz2.compress(s.encode("utf-8"))
+            if k:
+                for m in re.finditer(r"<title>(.*?)</title>\s*<ns>\d+</ns>\s*<id>(\d+)</id>", s):
+                    index_lines.append(f"{offset}:{m.group(2)}:{html.unescape(m.group(1))}\n")
+            f.write(block)
+            offset += len(block)
+    index = tmp_path / "enwiki-20160501-pages-articles-multistream-index.txt.bz2"
+    index.write_bytes(bz2.compress("".join(index_lines).encode("utf-8")))
+    return dump, len(streams) - 1
+
+
+def test_multistream_dump_splits_into_partitions_at_stream_boundaries(tmp_path):
+    dump, n_streams = _multistream_dump(tmp_path)
+    whole = WikipediaSource(split_multistream_mb=0)
+    assert whole.list_inputs([str(tmp_path)]) == [str(dump)]
+    units = WikipediaSource(split_multistream_mb=1e-6).list_inputs([str(tmp_path)])
+    assert len(units) == n_streams and all("#" in u for u in units)
+    ref_docs, ref_ledger = read(dump, split_multistream_mb=0)
+    docs, dropped = [], Ledger()
+    for u in units:
+        part_docs, part_ledger = read(u)
+        assert not part_ledger.quarantined
+        docs += part_docs
+        dropped.merge(part_ledger)
+    assert [(d.id, d.text, d.meta) for d in docs] == [(d.id, d.text, d.meta) for d in ref_docs]
+    assert dropped.dropped == ref_ledger.dropped
+    assert docs[0].meta["dump_date"] == "2016-05-01"
+    assert len(WikipediaSource().list_inputs([str(tmp_path)])) == 1  # 256 MB units: one for this small file
