@@ -204,10 +204,16 @@ class CCNetLineDedup(GlobalStep):
         n = keys.column("n").to_numpy().astype(np.int64)
         part = keys.column("part").to_numpy().astype(np.int64)
         group = part // self.scope_files if self.scope_files else np.zeros_like(part)
-        order = np.lexsort((key, scope, group))
-        sk, ss, sg, sn = key[order], scope[order], group[order], n[order]
-        start = np.ones(len(sk), dtype=bool)
-        start[1:] = (sk[1:] != sk[:-1]) | (ss[1:] != ss[:-1]) | (sg[1:] != sg[:-1])
+        if (scope == scope[0]).all() and (group == group[0]).all():  # the usual case: one scope per bucket
+            order = np.argsort(key, kind="stable")
+            sk, sn = key[order], n[order]
+            start = np.ones(len(sk), dtype=bool)
+            start[1:] = sk[1:] != sk[:-1]
+        else:
+            order = np.lexsort((key, scope, group))
+            sk, ss, sg, sn = key[order], scope[order], group[order], n[order]
+            start = np.ones(len(sk), dtype=bool)
+            start[1:] = (sk[1:] != sk[:-1]) | (ss[1:] != ss[:-1]) | (sg[1:] != sg[:-1])
         totals = np.add.reduceat(sn, np.flatnonzero(start))
         gid = np.cumsum(start) - 1
         dup_rows = np.sort(order[totals[gid] >= 2])
