@@ -8,10 +8,11 @@ cc_net (facebookresearch/cc_net, ``dedup.py``) hashes every line of ``raw_conten
 * drops a document left without lines.
 
 Upstream the scope is a group of ``hash_in_mem`` shards (RedPajama: 1/5000 of a snapshot). Here the scope is,
-by default, the whole input of the stage: each partition emits its distinct line hashes with the number of
+by default, a whole snapshot: each partition emits its distinct (line hash, snapshot) pairs with the number of
 its documents that hold them, the engine shuffles them by ``hash % num_buckets``, each bucket sums the counts,
-and each partition then gets back the hashes that are duplicated. ``scope_files = N`` reproduces cc_net's
-groups (partitions ``0..N-1``, ``N..2N-1``, ... dedup among themselves only).
+and each partition then gets back the hashes that are duplicated. ``scope = "all"`` treats every input as one
+snapshot; ``scope_files = N`` reproduces cc_net's groups (partitions ``0..N-1``, ``N..2N-1``, ... dedup among
+themselves only).
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ Both follow facebookresearch/cc_net (``split_by_lang.py``, ``perplexity.py``, ``
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,25 @@ def normalize(line: str, accent: bool = True, case: bool = True, numbers: bool =
     elif punct == 2:
         line = re.sub(f"[{re.escape(''.join(UNICODE_PUNCT))}]", "", line)
     return NON_PRINTING_RE.sub("", line)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level stderr (KenLM prints a progress bar while loading an ARPA file)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def perplexity(log10_score: float, length: int) -> float:
@@ -199,7 +221,9 @@ class CCNetPerplexity(Step):
                 if not sp_path.exists() or lm_path is None:
                     raise FileNotFoundError(f"no SentencePiece/KenLM model for {lang!r} in {d}")
                 sp = spm.SentencePieceProcessor(model_file=str(sp_path))
-                models[lang] = (sp, kenlm.Model(str(lm_path)))
+                with _quiet_stderr():
+                    lm = kenlm.Model(str(lm_path))
+                models[lang] = (sp, lm)
             self._models = models
         return self._models
 
