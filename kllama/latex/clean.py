@@ -15,10 +15,6 @@ from collections import Counter
 
 from kllama.latex.macros import ExpansionLimit, MacroExpander, extract_definitions
 
-#: whole-line comments (the newline goes too)
-_COMMENT_LINE = re.compile(r"^[ \t]*%.*(?:\n|$)", re.MULTILINE)
-#: an unescaped % to the end of the line: the prefix has only non-backslash characters or escaped pairs
-_COMMENT_TAIL = re.compile(r"^((?:[^\\%\n]|\\.)*)%.*$", re.MULTILINE)
 _COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.DOTALL)
 _IFFALSE = re.compile(r"\\iffalse(?![A-Za-z]).*?\\fi(?![A-Za-z])", re.DOTALL)
 _SECTION = re.compile(r"\\(?:part|chapter|section|subsection|subsubsection|paragraph|subparagraph)\*?\s*[\[{]")
@@ -35,13 +31,37 @@ _APPENDIX = re.compile(r"\\appendix(?![A-Za-z])|\\begin\{appendices\}")
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
+def _strip_line_comment(line: str) -> str | None:
+    """``line`` up to its first unescaped ``%`` (``None`` when the whole line is a comment)."""
+    pos = line.find("%")
+    while pos >= 0:
+        k = pos
+        while k > 0 and line[k - 1] == "\\":
+            k -= 1
+        if (pos - k) % 2 == 0:  # an even number of backslashes before it: a real comment
+            head = line[:pos]
+            return None if not head.strip() else head
+        pos = line.find("%", pos + 1)
+    return line
+
+
 def remove_comments(text: str) -> str:
-    """Remove ``%`` comments (never ``\\%``, also right after ``\\\\``), ``comment`` environments and
-    ``\\iffalse ... \\fi`` blocks that hold no other conditional."""
-    text = _COMMENT_LINE.sub("", text)
-    text = _COMMENT_TAIL.sub(r"\1", text)
-    text = _COMMENT_ENV.sub("", text)
-    return _IFFALSE.sub(lambda m: m.group() if re.search(r"\\if[A-Za-z]", m.group()[7:]) else "", text)
+    """Remove ``%`` comments (never ``\\%``, but also right after ``\\\\``), ``comment`` environments and
+    ``\\iffalse ... \\fi`` blocks that hold no other conditional. A line that was only a comment goes whole."""
+    if "%" in text:
+        out = []
+        for line in text.split("\n"):
+            if "%" in line:
+                line = _strip_line_comment(line)
+                if line is None:
+                    continue
+            out.append(line)
+        text = "\n".join(out)
+    if "\\begin{comment}" in text:
+        text = _COMMENT_ENV.sub("", text)
+    if "\\iffalse" in text:
+        text = _IFFALSE.sub(lambda m: m.group() if re.search(r"\\if[A-Za-z]", m.group()[7:]) else "", text)
+    return text
 
 
 def normalize_newlines(text: str) -> str:

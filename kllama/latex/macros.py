@@ -26,8 +26,8 @@ PROTECTED = frozenset({
 })
 
 _DEF_RE = re.compile(
-    r"\\(?P<cmd>newcommand|renewcommand|providecommand|DeclareRobustCommand|DeclareMathOperator)(?P<star>\*?)"
-    r"|(?:\\(?:long|global|protected|outer)\s*)*\\(?P<def>[gex]?def)(?![A-Za-z@])"
+    r"\\(?:(?P<cmd>newcommand|renewcommand|providecommand|DeclareRobustCommand|DeclareMathOperator)(?P<star>\*?)"
+    r"|(?:(?:long|global|protected|outer)\s*\\)*(?P<def>[gex]?def)(?![A-Za-z@]))"
 )
 _CS_AT = re.compile(r"\\(?:([A-Za-z]+)|.)", re.DOTALL)
 _NAME = re.compile(r"\\([A-Za-z@]+|[^A-Za-z@\s])")
