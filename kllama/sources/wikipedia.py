@@ -179,8 +179,11 @@ def verify_dumpstatus(path: str) -> dict[str, str] | None:
     status = os.path.join(os.path.dirname(path), "dumpstatus.json")
     if not os.path.exists(status):
         return None
-    with open(status, encoding="utf-8") as f:
-        jobs = json.load(f).get("jobs", {})
+    try:
+        with open(status, encoding="utf-8") as f:
+            jobs = json.load(f).get("jobs", {})
+    except (OSError, ValueError, AttributeError):
+        return None  # unreadable status file: nothing to verify against
     name = os.path.basename(path)
     entry = None
     for job in jobs.values():
@@ -401,5 +404,6 @@ class WikipediaSource(Source):
         meta = {"title": title, "page_id": int(page_id) if page_id.isdigit() else page_id,
                 "language": lang, "dump_date": site.dump_date, "revision_id": fields.get("revision_id"),
                 "revision_timestamp": fields.get("timestamp"), "wiki": site.dbname or (f"{lang}wiki" if lang else None)}
-        locator = f"{meta['wiki']}:{page_id}" if page_id else f"{meta['wiki']}:title:{title}"
+        # wiki + page id + revision id: deterministic for a dump, unique even when two dumps of one wiki meet
+        locator = f"{meta['wiki']}:{page_id}:{meta['revision_id']}" if page_id else f"{meta['wiki']}:title:{title}"
         return Document(id=make_id("wikipedia", locator), text=text, source="wikipedia", url=url, lang=lang, meta=meta)
