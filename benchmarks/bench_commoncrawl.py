@@ -281,6 +281,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--records", type=int, default=1500)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per pipeline; each step's best time is kept")
     ap.add_argument("--engine", action="store_true", help="also time `kllama run` on a 1-worker LocalCluster")
     args = ap.parse_args()
     for n in ("lid", "lm", "wiki"):
@@ -296,8 +297,13 @@ def main() -> int:
         mb = raw / 1e6
         print(f"corpus: {args.files} WET files x {args.records} records, {mb:.1f} MB of WET text "
               f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB gzipped)\n")
-        kt, ledger, k_kept = bench_kllama(paths)
-        ct, c_kept = bench_ccnet(paths)
+        kt: dict[str, float] = {}
+        ct: dict[str, float] = {}
+        for _ in range(args.repeat):  # best of N per step: the machine is shared, the minimum is the cost
+            t1, ledger, k_kept = bench_kllama(paths)
+            t2, c_kept = bench_ccnet(paths)
+            kt = {k: min(v, kt.get(k, v)) for k, v in t1.items()}
+            ct = {k: min(v, ct.get(k, v)) for k, v in t2.items()}
         ktot, ctot = sum(kt.values()), sum(ct.values())
         print("line hashes: " + ("C core (kllama.native)" if _native_batch() else "pure-Python fallback "
                                  "(C core not built)") + "\n")

@@ -246,27 +246,32 @@ class CCNetLineDedup(GlobalStep):
         keep_rows: list[int] = []
         new_texts: list[str] = []
         new_metas: list[str] = []
+        n_lines = np.diff(offsets)
+        n_kept = np.add.reduceat(keep.astype(np.int64), offsets[:-1]) if len(hashes) else np.zeros(len(texts), int)
+        n_kept[n_lines == 0] = 0  # reduceat reads the next document's first line for an empty range
         for i, text in enumerate(texts):
-            lo, hi = offsets[i], offsets[i + 1]
-            kept_ids = np.flatnonzero(keep[lo:hi])
-            nbytes = len(text.encode("utf-8", "surrogatepass"))
-            if len(kept_ids) == 0:
-                ledger.drop("line_dedup_empty", 1, nbytes)
-                continue
-            lines = text.split("\n")
-            new = "\n".join([lines[j] for j in kept_ids])
+            if n_kept[i] == n_lines[i]:  # nothing removed: no need to rebuild the text
+                kept_ids = np.arange(n_lines[i])
+                lines_count = int(n_lines[i])
+                new = text
+            else:
+                kept_ids = np.flatnonzero(keep[offsets[i]:offsets[i + 1]])
+                lines = text.split("\n")
+                lines_count = len(lines)
+                new = "\n".join([lines[j] for j in kept_ids]) if len(kept_ids) else ""
             if not new.strip():
-                ledger.drop("line_dedup_empty", 1, nbytes)
+                ledger.drop("line_dedup_empty", 1, len(text.encode("utf-8", "surrogatepass")))
                 continue
             if self.min_length and len(new) < self.min_length:
-                ledger.drop("short", 1, nbytes)
+                ledger.drop("short", 1, len(text.encode("utf-8", "surrogatepass")))
                 continue
             meta = json.loads(metas[i]) if metas[i] else {}
-            meta.setdefault("original_nlines", meta.get("nlines", len(lines)))
+            meta.setdefault("original_nlines", meta.get("nlines", lines_count))
             meta.setdefault("original_length", meta.get("length", len(text)))
             old_ids = meta.get("line_ids")
             ids = kept_ids.tolist()
-            meta["line_ids"] = [old_ids[j] for j in ids] if isinstance(old_ids, list) and len(old_ids) == len(lines) else ids
+            meta["line_ids"] = ([old_ids[j] for j in ids] if isinstance(old_ids, list) and len(old_ids) == lines_count
+                                else ids)
             meta["nlines"] = len(ids)
             meta["length"] = len(new)
             keep_rows.append(i)

@@ -189,6 +189,18 @@ def split_records(buf: bytes, parser: str = "fast") -> Iterator[tuple[Any, bytes
             pos = m.end() - len(m.group().lstrip(b"\n"))
 
 
+_NETLOC_END = re.compile(r"[/?#]")
+
+
+def source_domain(url: str) -> str:
+    """``urllib.parse.urlparse(url).netloc`` (cc_net's ``source_domain``), with a fast path for http(s)."""
+    for prefix in ("https://", "http://"):
+        if url.startswith(prefix) and not any(c in url for c in "\t\r\n"):
+            m = _NETLOC_END.search(url, len(prefix))
+            return url[len(prefix):m.start()] if m else url[len(prefix):]
+    return urlparse(url).netloc
+
+
 def cc_segment_of(path: str) -> str:
     """cc_net's ``cc_segment``: the path from ``crawl-data/`` on when present, else the file name."""
     p = path.replace("\\", "/")
@@ -326,7 +338,7 @@ class CommonCrawlSource(Source):
             meta = {
                 "date_download": (status.get_header("WARC-Date") or "").strip(),
                 "digest": (status.get_header("WARC-Block-Digest") or "").strip(),
-                "source_domain": urlparse(url).netloc,
+                "source_domain": source_domain(url),
                 "title": title,
                 "cc_segment": segment,
                 "snapshot": snapshot,

@@ -188,3 +188,13 @@ def test_fast_and_warcio_header_parsers_agree(tmp_path):
     _, lf = _read(cc / "ccnet-sample.warc.wet.txt", min_length=0)
     _, ls = _read(cc / "ccnet-sample.warc.wet.txt", min_length=0, header_parser="warcio")
     assert lf.dropped == ls.dropped == {"malformed_record": 4}
+
+
+def test_source_domain_equals_urlparse():
+    from urllib.parse import urlparse
+
+    from kllama.sources.commoncrawl import source_domain
+
+    for url in ["https://an.wikipedia.org/wiki/X", "http://user:pw@host:8080?q=1", "https://h#frag", "http://h",
+                "ftp://files.org/a", "mailto:x@y", "", "https://", "HTTPS://Upper.org/x", "https://h/p?x=//y", "https://a\tb.org/x"]:
+        assert source_domain(url) == urlparse(url).netloc, url
