@@ -125,7 +125,8 @@ def report(
 
 
 def python_shingles(text: str, ngram: int = 5) -> list[str]:
-    return ref.shingles(text, ngram)
+    """The same word 5-grams as kllama (words = runs of str.isalnum() chars, lowercased), as strings."""
+    return [" ".join(s) for s in ref.shingles(text, ngram)]
 
 
 def main() -> None:
@@ -146,7 +147,7 @@ def main() -> None:
     nbytes = sum(len(d.encode()) for d in docs)
     print(
         f"corpus: {len(docs):,} docs, {nbytes / 1e6:,.1f} MB (seed {args.seed}, generated in "
-        f"{time.perf_counter() - t0:.1f}s); one core; AVX2 kernel: {bool(native.lib.kl_has_avx2())}"
+        f"{time.perf_counter() - t0:.1f}s); one core; MinHash kernel: {native.SIMD_KERNEL}"
     )
     arr = pa.chunked_array(
         [pa.array(docs[i : i + args.batch], pa.large_string()) for i in range(0, len(docs), args.batch)]

@@ -23,7 +23,7 @@ uint64_t kl_xxh64(const uint8_t *p, size_t len, uint64_t seed) { return kl_xxh64
 
 /* ---------------------------------------------------------------- XXH3-128, seed 0 */
 /* the 192-byte default secret of the XXH3 specification */
-static const uint8_t kSecret[192] = {
+const uint8_t kl_xxh3_secret[192] = {
     0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
     0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
     0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
@@ -37,6 +37,7 @@ static const uint8_t kSecret[192] = {
     0x2b, 0x16, 0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce,
     0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
 };
+#define kSecret kl_xxh3_secret
 #define SECRET_SIZE 192
 #define STRIPE_LEN 64
 #define SECRET_CONSUME_RATE 8
@@ -194,6 +195,58 @@ static u128 xxh3_long_128(const uint8_t *in, size_t len) {
   h.lo = merge_accs(acc, kSecret + 11, (uint64_t)len * P64_1);
   h.hi = merge_accs(acc, kSecret + SECRET_SIZE - 64 - 11, ~((uint64_t)len * P64_2));
   return h;
+}
+
+/* XXH3-64, seed 0: the <= 16 byte paths are inline in kl_internal.h (kl_xxh3_64_short) */
+static uint64_t xxh3_64_long(const uint8_t *in, size_t len) {
+  uint64_t acc[ACC_NB] = {P32_3, P64_1, P64_2, P64_3, P64_4, P32_2, P64_5, P32_1};
+  const size_t stripes_per_block = (SECRET_SIZE - STRIPE_LEN) / SECRET_CONSUME_RATE;
+  const size_t block_len = STRIPE_LEN * stripes_per_block;
+  const size_t nb_blocks = (len - 1) / block_len;
+  for (size_t n = 0; n < nb_blocks; n++) {
+    const uint8_t *b = in + n * block_len;
+    for (size_t s = 0; s < stripes_per_block; s++)
+      accumulate_512(acc, b + s * STRIPE_LEN, kSecret + s * SECRET_CONSUME_RATE);
+    scramble_acc(acc, kSecret + SECRET_SIZE - STRIPE_LEN);
+  }
+  size_t nb_stripes = ((len - 1) - block_len * nb_blocks) / STRIPE_LEN;
+  const uint8_t *b = in + nb_blocks * block_len;
+  for (size_t s = 0; s < nb_stripes; s++)
+    accumulate_512(acc, b + s * STRIPE_LEN, kSecret + s * SECRET_CONSUME_RATE);
+  accumulate_512(acc, in + len - STRIPE_LEN, kSecret + SECRET_SIZE - STRIPE_LEN - 7);
+  return merge_accs(acc, kSecret + 11, (uint64_t)len * P64_1);
+}
+
+uint64_t kl_xxh3_64(const uint8_t *in, size_t len) {
+  if (len <= 16) return kl_xxh3_64_short(in, len);
+  if (len <= 128) {
+    uint64_t acc = (uint64_t)len * P64_1;
+    if (len > 32) {
+      if (len > 64) {
+        if (len > 96) {
+          acc += mix16B(in + 48, kSecret + 96);
+          acc += mix16B(in + len - 64, kSecret + 112);
+        }
+        acc += mix16B(in + 32, kSecret + 64);
+        acc += mix16B(in + len - 48, kSecret + 80);
+      }
+      acc += mix16B(in + 16, kSecret + 32);
+      acc += mix16B(in + len - 32, kSecret + 48);
+    }
+    acc += mix16B(in, kSecret);
+    acc += mix16B(in + len - 16, kSecret + 16);
+    return xxh3_avalanche(acc);
+  }
+  if (len <= 240) {
+    uint64_t acc = (uint64_t)len * P64_1;
+    size_t rounds = len / 16;
+    for (size_t i = 0; i < 8; i++) acc += mix16B(in + 16 * i, kSecret + 16 * i);
+    acc = xxh3_avalanche(acc);
+    for (size_t i = 8; i < rounds; i++) acc += mix16B(in + 16 * i, kSecret + 16 * (i - 8) + 3);
+    acc += mix16B(in + len - 16, kSecret + 136 - 17);
+    return xxh3_avalanche(acc);
+  }
+  return xxh3_64_long(in, len);
 }
 
 void kl_xxh3_128(const uint8_t *p, size_t len, uint64_t out[2]) {

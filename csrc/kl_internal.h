@@ -105,6 +105,74 @@ static inline uint64_t kl_xxh64_inline(const uint8_t *p, size_t len, uint64_t se
 
 
 
+/* ---------------------------------------------------------------- XXH3-64 (seed 0), inputs <= 16 bytes */
+extern const uint8_t kl_xxh3_secret[192];
+uint64_t kl_xxh3_64(const uint8_t *p, size_t len);
+#define KL_PMX_1 0x165667919E3779F9ULL
+#define KL_PMX_2 0x9FB21C651E98DF25ULL
+static inline uint64_t kl_xxh3_avalanche(uint64_t h) {
+  h ^= h >> 37;
+  h *= KL_PMX_1;
+  return h ^ (h >> 32);
+}
+static inline uint64_t kl_xxh3_64_short(const uint8_t *in, size_t len) {
+  const uint8_t *sec = kl_xxh3_secret;
+  if (len > 8) {
+    uint64_t lo = kl_read64(in) ^ (kl_read64(sec + 24) ^ kl_read64(sec + 32));
+    uint64_t hi = kl_read64(in + len - 8) ^ (kl_read64(sec + 40) ^ kl_read64(sec + 48));
+    __uint128_t p = (__uint128_t)lo * hi;
+    uint64_t acc = (uint64_t)len + __builtin_bswap64(lo) + hi + ((uint64_t)p ^ (uint64_t)(p >> 64));
+    return kl_xxh3_avalanche(acc);
+  }
+  if (len >= 4) {
+    uint64_t in64 = (uint64_t)kl_read32(in + len - 4) + ((uint64_t)kl_read32(in) << 32);
+    uint64_t h = in64 ^ (kl_read64(sec + 8) ^ kl_read64(sec + 16));
+    h ^= kl_rotl64(h, 49) ^ kl_rotl64(h, 24);
+    h *= KL_PMX_2;
+    h ^= (h >> 35) + (uint64_t)len;
+    h *= KL_PMX_2;
+    return h ^ (h >> 28);
+  }
+  if (len > 0) {
+    uint32_t combined = ((uint32_t)in[0] << 16) | ((uint32_t)in[len >> 1] << 24) | (uint32_t)in[len - 1] |
+                        ((uint32_t)len << 8);
+    return kl_xxh64_avalanche((uint64_t)combined ^ (uint64_t)(kl_read32(sec) ^ kl_read32(sec + 4)));
+  }
+  return kl_xxh64_avalanche(kl_read64(sec + 56) ^ kl_read64(sec + 64));
+}
+
+/* kl_xxh3_64_short of the first len (1..16) bytes of the little-endian 128-bit value w (no memory access,
+ * for words lowercased in a vector register) */
+static inline uint64_t kl_xxh3_64_w128(__uint128_t w, size_t len) {
+  const uint8_t *sec = kl_xxh3_secret;
+#define KL_W32(k) ((uint32_t)(w >> (8 * (k))))
+#define KL_W64(k) ((uint64_t)(w >> (8 * (k))))
+  if (len > 8) {
+    uint64_t lo = KL_W64(0) ^ (kl_read64(sec + 24) ^ kl_read64(sec + 32));
+    uint64_t hi = KL_W64(len - 8) ^ (kl_read64(sec + 40) ^ kl_read64(sec + 48));
+    __uint128_t p = (__uint128_t)lo * hi;
+    uint64_t acc = (uint64_t)len + __builtin_bswap64(lo) + hi + ((uint64_t)p ^ (uint64_t)(p >> 64));
+    return kl_xxh3_avalanche(acc);
+  }
+  if (len >= 4) {
+    uint64_t in64 = (uint64_t)KL_W32(len - 4) + ((uint64_t)KL_W32(0) << 32);
+    uint64_t h = in64 ^ (kl_read64(sec + 8) ^ kl_read64(sec + 16));
+    h ^= kl_rotl64(h, 49) ^ kl_rotl64(h, 24);
+    h *= KL_PMX_2;
+    h ^= (h >> 35) + (uint64_t)len;
+    h *= KL_PMX_2;
+    return h ^ (h >> 28);
+  }
+  uint32_t combined = ((uint32_t)(uint8_t)KL_W32(0) << 16) | ((uint32_t)(uint8_t)KL_W32(len >> 1) << 24) |
+                      (uint32_t)(uint8_t)KL_W32(len - 1) | ((uint32_t)len << 8);
+#undef KL_W32
+#undef KL_W64
+  return kl_xxh64_avalanche((uint64_t)combined ^ (uint64_t)(kl_read32(sec) ^ kl_read32(sec + 4)));
+}
+static inline uint64_t kl_word_hash(const uint8_t *p, size_t len) {
+  return len <= 16 ? kl_xxh3_64_short(p, len) : kl_xxh3_64(p, len);
+}
+
 /* Strict UTF-8 decoding of one code point at s (avail > 0 bytes). Returns the code point and sets *n
  * to its length, or returns -1 for an invalid / truncated / overlong / surrogate sequence. */
 static inline int32_t kl_utf8_decode(const uint8_t *s, int64_t avail, int *n) {

@@ -19,6 +19,7 @@ CSRC = os.path.join(ROOT, "csrc")
 
 CDEF = """
 uint64_t kl_xxh64(const uint8_t *p, size_t len, uint64_t seed);
+uint64_t kl_xxh3_64(const uint8_t *p, size_t len);
 void kl_xxh3_128(const uint8_t *p, size_t len, uint64_t out[2]);
 void kl_sha1(const uint8_t *p, size_t len, uint8_t digest[20]);
 int kl_hash64_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, uint64_t seed,
@@ -40,11 +41,10 @@ int kl_ccnet_line_hashes_batch(const uint8_t *data, const void *offsets, int off
                                uint64_t *out, int64_t *err);
 int64_t kl_ccnet_normalize(const uint8_t *line, int64_t len, uint8_t *out, int64_t cap, int64_t *err);
 const char *kl_unicode_version(void);
-int kl_has_avx2(void);
+int kl_simd_level(void);
 """
 
 SOURCES = ["kl_hash.c", "kl_text.c"]
-
 
 
 def _unicode_override() -> list[tuple[str, str]]:

@@ -34,11 +34,15 @@ __all__ = [
     "minhash_coefficients",
     "shingle_hashes",
     "split_digits",
+    "xxh3_64",
     "xxh64",
 ]
 
 UNICODE_VERSION: str = ffi.string(lib.kl_unicode_version()).decode()
 """Unicode version of the generated tables (that of the Python that generated them)."""
+
+SIMD_KERNEL: str = ("scalar", "AVX2", "AVX-512F")[lib.kl_simd_level()]
+"""MinHash kernel picked for this CPU at run time (env KLLAMA_NO_AVX512 / KLLAMA_NO_AVX2 turn them off)."""
 
 _EMPTY = np.zeros(1, dtype=np.uint8)  # a valid pointer for empty data buffers
 
@@ -159,6 +163,12 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     return int(lib.kl_xxh64(buf, len(data), seed))
 
 
+def xxh3_64(data: bytes) -> int:
+    """XXH3-64 (seed 0) of one byte string: the word hash of shingles / MinHash."""
+    buf = ffi.from_buffer("uint8_t[]", data if data else _EMPTY)
+    return int(lib.kl_xxh3_64(buf, len(data)))
+
+
 def hash64(texts: Any, seed: int = 0) -> np.ndarray:
     """XXH64 (seed ``seed``) of each text's UTF-8 bytes -> ``uint64[n]``."""
     parts = []
@@ -195,11 +205,13 @@ def _one_text(text: str | bytes) -> tuple[Any, int, Any]:
 
 
 def shingle_hashes(text: str | bytes, ngram: int = 5) -> np.ndarray:
-    """XXH64 (seed 0) of every word ``ngram``-gram of one text, in order, duplicates kept -> ``uint64``.
+    """Hashes of every word ``ngram``-gram of one text, in order, duplicates kept -> ``uint64``.
 
-    Words are maximal runs of ``str.isalnum()`` characters, each lowercased with ``str.lower()``; an
-    n-gram is its words joined by one space. A text with 1..ngram-1 words gives one shingle (all its
-    words); a text with no word gives an empty array."""
+    Words are maximal runs of ``str.isalnum()`` characters, each lowercased with ``str.lower()`` and hashed
+    with XXH3-64 (seed 0) of its UTF-8. The shingle of words w_0..w_{m-1} hashes to
+    ``avalanche64(sum_k xxh3_64(w_k) * P**(m-1-k) mod 2**64)`` with ``P = 0x9E3779B185EBCA87`` and XXH64's
+    avalanche finaliser. A text with 1..ngram-1 words gives one shingle (all its words); a text with no
+    word gives an empty array."""
     if ngram < 1:
         raise ValueError("ngram must be >= 1")
     data, length, keep = _one_text(text)

@@ -112,6 +112,43 @@ def _finish_mid(lo: int, hi: int, n: int) -> int:
     return (h_hi << 64) | h_lo
 
 
+def _xxh3_long_accs(b: bytes) -> list[int]:
+    """The 8 accumulators of XXH3's > 240-byte path (stripes, block scrambles, last stripe)."""
+    n = len(b)
+    acc = [P32_3, P64_1, P64_2, P64_3, P64_4, P32_2, P64_5, P32_1]
+
+    def accumulate(p: int, s: int) -> None:
+        for i in range(8):
+            dv = _r64(b, p + 8 * i)
+            dk = dv ^ _r64(SECRET, s + 8 * i)
+            acc[i ^ 1] = (acc[i ^ 1] + dv) & M64
+            acc[i] = (acc[i] + (dk & M32) * (dk >> 32)) & M64
+
+    block = 64 * 16
+    nb = (n - 1) // block
+    for blk in range(nb):
+        for s in range(16):
+            accumulate(blk * block + 64 * s, 8 * s)
+        for i in range(8):
+            a = acc[i]
+            a ^= a >> 47
+            a ^= _r64(SECRET, 128 + 8 * i)
+            acc[i] = (a * P32_1) & M64
+    for s in range(((n - 1) - block * nb) // 64):
+        accumulate(nb * block + 64 * s, 8 * s)
+    accumulate(n - 64, 192 - 64 - 7)
+    return acc
+
+
+def _merge_accs(acc: list[int], s: int, start: int) -> int:
+    r = start
+    for i in range(4):
+        r = (
+            r + _fold(acc[2 * i] ^ _r64(SECRET, s + 16 * i), acc[2 * i + 1] ^ _r64(SECRET, s + 16 * i + 8))
+        ) & M64
+    return _av3(r)
+
+
 def xxh3_128(data: bytes) -> int:
     """XXH3-128 with seed 0 and the default secret, as an int ``high << 64 | low``."""
     b, n = data, len(data)
@@ -163,41 +200,49 @@ def xxh3_128(data: bytes) -> int:
             lo, hi = _mix32(lo, hi, b, i - 32, i - 16, 3 + i - 160)
         lo, hi = _mix32(lo, hi, b, n - 16, n - 32, 136 - 17 - 16)
         return _finish_mid(lo, hi, n)
-    acc = [P32_3, P64_1, P64_2, P64_3, P64_4, P32_2, P64_5, P32_1]
-
-    def accumulate(p: int, s: int) -> None:
-        for i in range(8):
-            dv = _r64(b, p + 8 * i)
-            dk = dv ^ _r64(SECRET, s + 8 * i)
-            acc[i ^ 1] = (acc[i ^ 1] + dv) & M64
-            acc[i] = (acc[i] + (dk & M32) * (dk >> 32)) & M64
-
-    block = 64 * 16
-    nb = (n - 1) // block
-    for blk in range(nb):
-        for s in range(16):
-            accumulate(blk * block + 64 * s, 8 * s)
-        for i in range(8):
-            a = acc[i]
-            a ^= a >> 47
-            a ^= _r64(SECRET, 128 + 8 * i)
-            acc[i] = (a * P32_1) & M64
-    for s in range(((n - 1) - block * nb) // 64):
-        accumulate(nb * block + 64 * s, 8 * s)
-    accumulate(n - 64, 192 - 64 - 7)
-
-    def merge(s: int, start: int) -> int:
-        r = start
-        for i in range(4):
-            r = (
-                r
-                + _fold(acc[2 * i] ^ _r64(SECRET, s + 16 * i), acc[2 * i + 1] ^ _r64(SECRET, s + 16 * i + 8))
-            ) & M64
-        return _av3(r)
-
-    lo = merge(11, (n * P64_1) & M64)
-    hi = merge(192 - 64 - 11, (~(n * P64_2)) & M64)
+    acc = _xxh3_long_accs(b)
+    lo = _merge_accs(acc, 11, (n * P64_1) & M64)
+    hi = _merge_accs(acc, 192 - 64 - 11, (~(n * P64_2)) & M64)
     return (hi << 64) | lo
+
+
+def xxh3_64(data: bytes) -> int:
+    """XXH3-64 with seed 0 and the default secret."""
+    b, n = data, len(data)
+    if n == 0:
+        return _avalanche64(_r64(SECRET, 56) ^ _r64(SECRET, 64))
+    if n <= 3:
+        combined = (b[0] << 16) | (b[n >> 1] << 24) | b[n - 1] | (n << 8)
+        return _avalanche64(combined ^ (_r32(SECRET, 0) ^ _r32(SECRET, 4)))
+    if n <= 8:
+        h = (_r32(b, n - 4) + (_r32(b, 0) << 32)) ^ (_r64(SECRET, 8) ^ _r64(SECRET, 16))
+        h ^= _rotl64(h, 49) ^ _rotl64(h, 24)
+        h = (h * PMX_2) & M64
+        h ^= ((h >> 35) + n) & M64
+        h = (h * PMX_2) & M64
+        return h ^ (h >> 28)
+    if n <= 16:
+        lo = _r64(b, 0) ^ (_r64(SECRET, 24) ^ _r64(SECRET, 32))
+        hi = _r64(b, n - 8) ^ (_r64(SECRET, 40) ^ _r64(SECRET, 48))
+        acc = (n + int.from_bytes(lo.to_bytes(8, "little"), "big") + hi + _fold(lo, hi)) & M64
+        return _av3(acc)
+    if n <= 128:
+        acc = (n * P64_1) & M64
+        pairs = [(48, 96, n - 64, 112), (32, 64, n - 48, 80), (16, 32, n - 32, 48), (0, 0, n - 16, 16)]
+        start = 0 if n > 96 else 1 if n > 64 else 2 if n > 32 else 3
+        for i1, s1, i2, s2 in pairs[start:]:
+            acc = (acc + _mix16(b, i1, s1) + _mix16(b, i2, s2)) & M64
+        return _av3(acc)
+    if n <= 240:
+        acc = (n * P64_1) & M64
+        for i in range(8):
+            acc = (acc + _mix16(b, 16 * i, 16 * i)) & M64
+        acc = _av3(acc)
+        for i in range(8, n // 16):
+            acc = (acc + _mix16(b, 16 * i, 16 * (i - 8) + 3)) & M64
+        acc = (acc + _mix16(b, n - 16, 136 - 17)) & M64
+        return _av3(acc)
+    return _merge_accs(_xxh3_long_accs(b), 11, (n * P64_1) & M64)
 
 
 # ------------------------------------------------------------------------------------------ words
@@ -219,15 +264,15 @@ def shingles(text: str, ngram: int = 5) -> list[tuple[str, ...]]:
 SHINGLE_P = P64_1
 
 
-def shingle_hash(words_of_shingle: tuple[str, ...], hasher=xxh64) -> int:
-    """avalanche64(sum_k XXH64(word_k) * P**(m-1-k) mod 2**64) with P = XXH64's PRIME64_1 (Horner form)."""
+def shingle_hash(words_of_shingle: tuple[str, ...], hasher=xxh3_64) -> int:
+    """avalanche64(sum_k XXH3_64(word_k) * P**(m-1-k) mod 2**64), P = 0x9E3779B185EBCA87 (Horner form)."""
     s = 0
     for w in words_of_shingle:
         s = (s * SHINGLE_P + hasher(w.encode("utf-8"))) & M64
     return _avalanche64(s)
 
 
-def shingle_hashes(text: str, ngram: int = 5, hasher=xxh64) -> np.ndarray:
+def shingle_hashes(text: str, ngram: int = 5, hasher=xxh3_64) -> np.ndarray:
     """Vectorised form of ``[shingle_hash(s) for s in shingles(text, ngram)]``."""
     ws = words(text)
     if not ws:
@@ -269,7 +314,7 @@ def minhash_coefficients(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return tuple(np.array(v, dtype=np.uint64) for v in (a, b, c))
 
 
-def minhash(text: str, num_perm: int = 128, ngram: int = 5, seed: int = 1, hasher=xxh64) -> np.ndarray:
+def minhash(text: str, num_perm: int = 128, ngram: int = 5, seed: int = 1, hasher=xxh3_64) -> np.ndarray:
     """sig_i = min over shingle hashes h of (a_i*lo32(h) + b_i*hi32(h) + c_i) mod 2**32; no shingle -> 2**32-1."""
     hs = shingle_hashes(text, ngram, hasher)
     if len(hs) == 0:

@@ -65,6 +65,7 @@ def test_hash64_hash128_bytes(items: list[bytes], seed: int) -> None:
         assert int(h64[i]) == xxhash.xxh64_intdigest(b, seed) == ref.xxh64(b, seed)
         v = int(h128[i, 1]) << 64 | int(h128[i, 0])
         assert v == xxhash.xxh3_128_intdigest(b) == ref.xxh3_128(b)
+        assert native.xxh3_64(b) == xxhash.xxh3_64_intdigest(b) == ref.xxh3_64(b)
 
 
 def test_hash_all_length_classes() -> None:
@@ -76,6 +77,7 @@ def test_hash_all_length_classes() -> None:
     for i, b in enumerate(items):
         assert int(h64[i]) == xxhash.xxh64_intdigest(b)
         assert int(h128[i, 1]) << 64 | int(h128[i, 0]) == xxhash.xxh3_128_intdigest(b)
+        assert native.xxh3_64(b) == xxhash.xxh3_64_intdigest(b)
 
 
 @SETTINGS
@@ -137,7 +139,7 @@ def test_shingle_rules() -> None:
     assert six.tolist() == [ref.shingle_hash(tuple("abcde")), ref.shingle_hash(tuple("bcdef"))]
     # final sigma inside a word, U+0130's two-character lowering, digits of other scripts are word chars
     assert native.shingle_hashes("ΟΔΟΣ İstanbul ٣٤", 3).tolist() == [
-        ref.shingle_hash(("οδος", "i̇stanbul", "٣٤"), hasher=xxhash.xxh64_intdigest)
+        ref.shingle_hash(("οδος", "i̇stanbul", "٣٤"), hasher=xxhash.xxh3_64_intdigest)
     ]
     assert ref.words("ΣΑΣ's x_y ΣΣ") == ["σας", "s", "x", "y", "σς"]
 
@@ -151,7 +153,7 @@ def test_minhash_matches_reference(items: list[str], num_perm: int, ngram: int, 
     assert got.dtype == np.uint32 and got.shape == (len(items), num_perm)
     for i, t in enumerate(items):
         assert (
-            got[i].tolist() == ref.minhash(t, num_perm, ngram, seed, hasher=xxhash.xxh64_intdigest).tolist()
+            got[i].tolist() == ref.minhash(t, num_perm, ngram, seed, hasher=xxhash.xxh3_64_intdigest).tolist()
         )
 
 
@@ -264,13 +266,13 @@ def test_ten_megabyte_text() -> None:
     h = native.hash128([text])[0]
     assert int(h[1]) << 64 | int(h[0]) == xxhash.xxh3_128_intdigest(data)
     assert (
-        native.shingle_hashes(text).tolist() == ref.shingle_hashes(text, 5, xxhash.xxh64_intdigest).tolist()
+        native.shingle_hashes(text).tolist() == ref.shingle_hashes(text, 5, xxhash.xxh3_64_intdigest).tolist()
     )
     assert native.ccnet_line_hashes(text).tolist() == ref.ccnet_line_hashes(text).tolist()
     assert native.split_digits([text])[0] == ref.split_digits(text)
     head = text[:300_000]
     sig = native.minhash([head], num_perm=32)[0]
-    assert sig.tolist() == ref.minhash(head, 32, 5, 1, hasher=xxhash.xxh64_intdigest).tolist()
+    assert sig.tolist() == ref.minhash(head, 32, 5, 1, hasher=xxhash.xxh3_64_intdigest).tolist()
 
 
 BAD = ["ok", "abc\ud800def"]
@@ -319,18 +321,21 @@ def test_bad_arguments() -> None:
 
 
 def test_portable_fallbacks_agree() -> None:
-    """The scalar MinHash kernel and plain-C SHA-1 (used on CPUs without AVX2 / SHA-NI) give the same results."""
+    """The scalar / AVX2 / AVX-512 MinHash kernels and plain-C / SHA-NI SHA-1 give the same results."""
     code = (
         "import numpy as np, sys; from kllama import native; "
         "t=['Σ '+'word%d '%i*40 for i in range(30)]+['']; "
         "sys.stdout.write(native.minhash(t, num_perm=100).tobytes().hex()+native.ccnet_line_hashes_batch(t)[0].tobytes().hex())"
     )
-    env = {**os.environ, "KLLAMA_NO_AVX2": "1", "KLLAMA_NO_SHA_NI": "1"}
-    slow = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert slow == fast and len(slow) > 1000
+    outs = []
+    for off in ({}, {"KLLAMA_NO_AVX512": "1"}, {"KLLAMA_NO_AVX2": "1", "KLLAMA_NO_SHA_NI": "1"}):
+        env = {**os.environ, **off}
+        outs.append(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+    assert outs[0] == outs[1] == outs[2] and len(outs[0]) > 1000
 
 
 def test_tables_match_this_python() -> None:
