@@ -171,6 +171,14 @@ def test_demo_pipeline_end_to_end_on_local_cluster(tmp_path, dask_client):
     stages = list(summary.stages.values())
     assert stages[0].docs_in == 94 and stages[-1].docs_out == 45
     shards = sorted((tmp_path / "run" / "shards").rglob("*.parquet"))
+    import pyarrow.parquet as pq
+
+    from kllama.models.demo_corpus import BOILERPLATE
+
+    texts = [t for p in shards for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
+    assert len(texts) == 45
+    lines = {ln for t in texts for ln in t.split("\n")}
+    assert not lines & set(BOILERPLATE)  # shared across pages and partitions: every copy removed
     digests = [p.read_bytes() for p in shards]
     again = run_recipe(recipe, tmp_path / "run", dask_client, progress=False)
     assert [p.read_bytes() for p in sorted((tmp_path / "run" / "shards").rglob("*.parquet"))] == digests
