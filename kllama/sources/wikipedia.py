@@ -128,11 +128,14 @@ def multistream_index(path: str) -> str | None:
 def multistream_units(path: str, index: str, unit_bytes: int) -> list[str]:
     """Cut a multistream dump into units of about ``unit_bytes`` compressed bytes at bz2 stream boundaries."""
     offsets: set[int] = set()
-    with bz2.open(index, "rt", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            head = line.split(":", 1)[0]
-            if head.isdigit():
-                offsets.add(int(head))
+    try:
+        with bz2.open(index, "rt", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                head = line.split(":", 1)[0]
+                if head.isdigit():
+                    offsets.add(int(head))
+    except (OSError, EOFError, ValueError):
+        return [path]  # unreadable index: read the file whole
     size = os.path.getsize(path)
     stream_starts = sorted(o for o in offsets if 0 < o < size)
     if not stream_starts:
