@@ -232,7 +232,7 @@ def test_demo_inputs():
     files = src.list_inputs([str(DEMO)])
     assert [Path(f).name for f in files] == ["coffee.stackexchange.com.7z", "Posts.xml"]
     docs, ledger = read(files[0])
-    assert len(docs) == 30 and not ledger.quarantined
+    assert len(docs) == 30 and ledger.dropped == {"se_other_post_type": 4} and not ledger.quarantined
 
 
 @pytest.mark.slow
