@@ -200,7 +200,9 @@ class StackExchangeSource(Source):
     ``top_sites``), ``include_meta``, ``min_answers``, ``min_answer_score`` (None = keep every answer),
     ``qa_markers`` (``Q:``/``A:`` prefixes), ``partition_mb`` (spill partition size), ``tmp_dir``,
     ``max_post_bytes``, ``max_posts_bytes`` and ``max_ratio`` (7z limits: absolute size of ``Posts.xml`` and its
-    size over the archive's), ``default_license`` (recorded when the dump has no ``ContentLicense``).
+    size over the archive's), ``default_license`` (recorded when the dump has no ``ContentLicense``),
+    ``sites_xml`` (archive.org's ``Sites.xml``: only the sites it lists are candidates; found automatically
+    when it lies in an input folder).
     """
 
     name = "stackexchange"
@@ -210,7 +212,7 @@ class StackExchangeSource(Source):
                  min_answers: int = 0, min_answer_score: int | None = None, qa_markers: bool = True,
                  partition_mb: float = 128, tmp_dir: str | None = None, max_post_bytes: int = 4 << 20,
                  max_posts_bytes: int = 400 << 30, max_ratio: float = 100.0, default_license: str | None = None,
-                 **options: Any) -> None:
+                 sites_xml: str | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.top_sites = top_sites
         self.sites = list(sites) if sites else None
@@ -224,21 +226,31 @@ class StackExchangeSource(Source):
         self.max_posts_bytes = max_posts_bytes
         self.max_ratio = max_ratio
         self.default_license = default_license
+        self.sites_xml = sites_xml
 
     # -- inputs -------------------------------------------------------------------------------------
     def list_inputs(self, paths: list[str]) -> list[str]:
-        """One unit per site (its 7z, or its ``Posts.xml``), the ``top_sites`` largest or the named ``sites``."""
-        units: dict[str, tuple[int, str]] = {}
+        """One unit per site (its 7z, or its ``Posts.xml``), the ``top_sites`` largest or the named ``sites``.
+
+        Size = the site's archive size when there is an archive, else its ``Posts.xml`` size. With a
+        ``Sites.xml`` (option ``sites_xml``, or a ``Sites.xml`` lying in an input folder) only the sites it
+        lists are candidates.
+        """
+        archive: dict[str, tuple[int, str]] = {}
+        extracted: dict[str, tuple[int, str]] = {}
         for f in super().list_inputs(paths):
             base = os.path.basename(f)
             if base.endswith(".7z") and base.startswith("stackoverflow.com-") and not base.endswith("-Posts.7z"):
                 continue  # Stack Overflow's other tables (Comments, Users, ...)
-            site = site_of(f)
-            size = os.path.getsize(f)
-            prev = units.get(site)
+            (archive if base.endswith(".7z") else extracted)[site_of(f)] = (os.path.getsize(f), f)
+        units: dict[str, tuple[int, str]] = {}
+        for site in set(archive) | set(extracted):
+            size = (archive.get(site) or extracted[site])[0]
             # an extracted Posts.xml is preferred over the archive of the same site (no decompression)
-            if prev is None or (prev[1].endswith(".7z") and not f.endswith(".7z")):
-                units[site] = (size, f)
+            units[site] = (size, (extracted.get(site) or archive[site])[1])
+        listed = self._sites_listed(paths)
+        if listed is not None:
+            units = {s: u for s, u in units.items() if s in listed}
         if self.sites is not None:
             wanted = set(self.sites)
             chosen = [s for s in units if s in wanted]
@@ -247,6 +259,28 @@ class StackExchangeSource(Source):
             cands.sort(key=lambda s: (-units[s][0], s))
             chosen = cands[: self.top_sites] if self.top_sites else cands
         return sorted(units[s][1] for s in chosen)
+
+    def _sites_listed(self, paths: list[str]) -> set[str] | None:
+        """Hosts of the sites that ``Sites.xml`` lists (``Url="https://coffee.stackexchange.com"``), or None."""
+        path = self.sites_xml
+        if path is None:
+            for p in paths:
+                cand = os.path.join(p, "Sites.xml")
+                if os.path.isdir(p) and os.path.exists(cand):
+                    path = cand
+                    break
+        if path is None:
+            return None
+        hosts: set[str] = set()
+        errors: list[str] = []
+        with open(path, "rb") as f:
+            for _ev, elem in stream_file_events(f, XmlStream(events=("end",)), errors):
+                if local_name(elem.tag) == "row" and elem.get("Url"):
+                    hosts.add(elem.get("Url").split("://", 1)[-1].strip("/").lower())
+                XmlStream.release(elem)
+        if errors:
+            raise ValueError(f"{path}: {errors[0]}")
+        return hosts
 
     # -- reading ------------------------------------------------------------------------------------
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:

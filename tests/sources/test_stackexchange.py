@@ -254,3 +254,22 @@ def test_demo_recipe_end_to_end_on_local_cluster(tmp_path, dask_client):
     tables = [pq.read_table(s["path"] if Path(s["path"]).is_absolute() else run / s["path"]) for s in summary.shards]
     assert sum(t.num_rows for t in tables) == 781
     assert all(t.startswith("Q: ") for tb in tables for t in tb.column("text").to_pylist())
+
+
+def test_sites_xml_limits_the_candidates(tmp_path):
+    posts = POSTS_2024.encode()
+    for site, n in {"a.stackexchange.com": 1, "b.stackexchange.com": 20, "c.stackexchange.com": 5}.items():
+        _make_7z(tmp_path / f"{site}.7z", posts, {"Filler.xml": os.urandom(n * 1000)})
+    (tmp_path / "Sites.xml").write_text(
+        '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<sitelist>\n'
+        '  <row Id="1" TinyName="a" Name="A" Url="https://a.stackexchange.com" />\n'
+        '  <row Id="2" TinyName="c" Name="C" Url="https://c.stackexchange.com" />\n</sitelist>\n', encoding="utf-8")
+    names = [Path(p).name for p in StackExchangeSource(top_sites=1).list_inputs([str(tmp_path)])]
+    assert names == ["c.stackexchange.com.7z"]  # b is larger but not listed
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    (tmp_path / "Sites.xml").rename(alone / "Sites.xml")
+    src = StackExchangeSource(top_sites=1, sites_xml=str(alone / "Sites.xml"))
+    assert [Path(p).name for p in src.list_inputs([str(tmp_path)])] == ["c.stackexchange.com.7z"]
+    assert [Path(p).name for p in StackExchangeSource(top_sites=1).list_inputs([str(tmp_path)])] == [
+        "b.stackexchange.com.7z"]
