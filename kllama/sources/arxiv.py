@@ -179,7 +179,6 @@ def inline_inputs(name: str, files: dict[str, str], max_depth: int = 8, max_char
     counted; the result is cut at ``max_chars`` (counted as ``inline_truncated``).
     """
     stats = stats if stats is not None else Counter()
-    total = [0]
 
     def resolve(base_dir: str, target: str) -> str | None:
         target = target.strip().strip('"')
@@ -207,9 +206,7 @@ def inline_inputs(name: str, files: dict[str, str], max_depth: int = 8, max_char
             inner = expand(found, depth + 1, stack + (found,))
             return inner + "\n"
 
-        out = _INPUT.sub(repl, text)
-        total[0] += len(out)
-        return out
+        return _INPUT.sub(repl, text)
 
     result = expand(name, 0, (name,))
     if len(result) > max_chars:
@@ -270,7 +267,8 @@ class ArxivSource(Source):
     mismatch quarantines the tar), ``max_gz_bytes`` (compressed paper), ``max_paper_bytes`` (uncompressed),
     ``max_ratio`` (compression ratio), ``max_members`` (entries in a paper's tar), ``max_input_depth``.
     Drops: ``pdf_only``, ``bad_gzip``, ``gzip_bomb``, ``too_large``, ``bad_tar``, ``unsafe_member``,
-    ``too_many_members``, ``not_tex_or_tar``, ``no_main_tex``, ``unknown_member``.
+    ``too_many_members``, ``not_tex_or_tar``, ``no_main_tex``, ``unknown_member``, ``truncated_file`` (a cut bulk
+    tar: the papers before the cut are kept).
     """
 
     name = "arxiv"
@@ -318,28 +316,43 @@ class ArxivSource(Source):
         if self.verify_md5:
             self._check_md5(path, ledger)
         with tarfile.open(path, mode="r|") as tf:
-            for m in tf:
-                if m.isdir():
-                    continue
-                name = _safe_name(m.name)
-                if name is None or not m.isfile():
-                    ledger.drop("unsafe_member", 1, m.size)
-                    continue
-                low = name.lower()
-                if low.endswith(".pdf"):
-                    ledger.drop("pdf_only", 1, m.size)
-                    continue
-                if not low.endswith(".gz"):
-                    ledger.drop("unknown_member", 1, m.size)
-                    continue
-                if m.size > self.max_gz_bytes:
-                    ledger.drop("too_large", 1, m.size)
-                    continue
-                f = tf.extractfile(m)
-                data = f.read() if f is not None else b""
-                doc = self._paper(name, data, ledger)
+            members = iter(tf)
+            while True:
+                try:
+                    m = next(members)
+                    doc = self._member(tf, m, ledger)
+                except StopIteration:
+                    break
+                except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                    # a cut or corrupt bulk tar: keep the papers before the damage, count the loss
+                    ledger.drop("truncated_file")
+                    ledger.count(f"truncated_file:{type(exc).__name__}")
+                    return
                 if doc is not None:
                     yield doc
+
+    def _member(self, tf: tarfile.TarFile, m: tarfile.TarInfo, ledger: Ledger) -> Document | None:
+        if m.isdir():
+            return None
+        name = _safe_name(m.name)
+        if name is None or not m.isfile():
+            ledger.drop("unsafe_member", 1, m.size)
+            return None
+        low = name.lower()
+        if low.endswith(".pdf"):
+            ledger.drop("pdf_only", 1, m.size)
+            return None
+        if not low.endswith(".gz"):
+            ledger.drop("unknown_member", 1, m.size)
+            return None
+        if m.size > self.max_gz_bytes:
+            ledger.drop("too_large", 1, m.size)
+            return None
+        f = tf.extractfile(m)
+        data = f.read() if f is not None else b""
+        if len(data) != m.size:
+            raise EOFError("member cut short")
+        return self._paper(name, data, ledger)
 
     def _paper(self, member: str, data: bytes, ledger: Ledger) -> Document | None:
         arxiv_id, yymm = arxiv_id_from_member(member)

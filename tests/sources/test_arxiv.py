@@ -248,3 +248,16 @@ def test_arxiv_source_end_to_end_on_samples(tmp_path, dask_client):
         assert text.lstrip().startswith(("\\section", "\\chapter", "\\subsection"))
         assert "\\begin{thebibliography}" not in text and "\\bibitem" not in text
         assert "\\newcommand" not in text and "\\documentclass" not in text
+
+
+def test_truncated_bulk_tar_keeps_the_papers_before_the_cut(tmp_path):
+    import random
+
+    members = [(f"2001/2001.{i:05d}.gz", gzip.compress(DOC + b"%" + random.Random(i).randbytes(20000).replace(b"\0", b"x")))
+               for i in range(6)]
+    full = bulk(tmp_path, members)
+    data = open(full, "rb").read()
+    cut = tmp_path / "arXiv_src_2001_002.tar"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    docs, led = read(str(cut))
+    assert 0 < len(docs) < 6 and led.dropped == {"truncated_file": 1}
