@@ -1,0 +1,129 @@
+"""``kllama report``: the HTML page with its inline SVG plots, the dataset card, and a headless Chromium look."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kllama.cli import main as kllama
+from kllama.config import load_recipe
+from kllama.pipeline import run_recipe
+from kllama.report import _fmt, bar_chart, histogram, load_run
+
+CI = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, dask_client) -> Path:
+    """The demo recipe restricted to C4 (pile overlap, drops) and CommonCrawl (languages, perplexity)."""
+    recipe = load_recipe("demo")
+    recipe.sources = {k: v for k, v in recipe.sources.items() if k in ("c4", "commoncrawl")}
+    out = tmp_path_factory.mktemp("report") / "run"
+    run_recipe(recipe, out, dask_client, progress=False)
+    from kllama.tokenize.variant import tokenize_variant
+
+    tokenize_variant(out, "G3", out / "tokenized" / "G3", client=dask_client, quiet=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run_dir, tmp_path_factory) -> tuple[Path, str, Path]:
+    html_path = tmp_path_factory.mktemp("html") / "report.html"
+    assert kllama(["report", str(run_dir), "--output", str(html_path)]) == 0
+    return html_path, html_path.read_text(), html_path.with_name("DATASET_CARD.md")
+
+
+def svgs(page: str) -> list[ET.Element]:
+    return [ET.fromstring(m) for m in re.findall(r"<svg.*?</svg>", page, flags=re.S)]
+
+
+def test_report_is_self_contained_with_its_plots(report, run_dir):
+    _, page, _ = report
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    plots = svgs(page)  # every plot is well-formed SVG
+    titles = [p.find("{http://www.w3.org/2000/svg}text").text for p in plots]
+    for want in ("Documents per source and shard group", "Tokens per source and variant",
+                 "Documents dropped per stage", "Documents per language", "Perplexity of commoncrawl",
+                 "Documents in the Pile"):
+        assert any(t.startswith(want) for t in titles), (want, titles)
+    nonempty = [p for p in plots if "empty" not in (p.get("class") or "")]
+    assert len(nonempty) >= 7
+    data = load_run(run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    # the numbers drawn are the run's: each source's total documents is written beside its bar
+    for src in ("c4", "commoncrawl"):
+        total = sum(s["docs"] for s in manifest["shards"] if s["source"] == src)
+        assert re.search(rf"<title>{src} / core: \d+</title>", page)
+        assert f">{total}</text>" in page
+    # tokens: measured for G3 (tokenized), estimated for the others, and the page says which
+    g3 = json.loads((run_dir / "tokenized" / "G3.json").read_text())
+    for src, counts in g3["per_source"].items():
+        assert f"<title>{src} / G3: {_fmt(counts['tokens'])}</title>" in page
+    assert "(G3 tokenized; G1, G2 estimated as bytes / 4.2" in page
+    # drops by named reason per stage, from the ledger
+    assert "exact_duplicate" in page and "c4.01-exact_dedup" in page
+    assert data["perplexity"]["commoncrawl"] and data["langs"]["en"] > 0
+    # Pile overlap: the demo's C4 has documents that its Pile sample holds
+    assert {s["group"] for s in manifest["shards"]} >= {"core", "pile-overlap"}
+    assert "in the Pile" in page
+
+
+def test_dataset_card(report, run_dir):
+    _, _, card_path = report
+    card = card_path.read_text()
+    assert card.startswith("# Dataset card")
+    assert "| c4 | c4 |" in card and "ODC-BY" in card and "CommonCrawl Terms of Use" in card
+    # filters with the thresholds the run used (from run.json's recipe)
+    run = json.loads((run_dir / "run.json").read_text())
+    cc_steps = [s["step"] for s in run["settings"]["sources"]["commoncrawl"]["pipeline"]]
+    for step in cc_steps:
+        assert f"`{step}`" in card
+    assert "`pile_label`: " in card and "`min_bands=2`" in card
+    ledger = json.loads((run_dir / "ledger.json").read_text())
+    c4_read = ledger["c4.00-read"]
+    assert f"| c4.00-read | {c4_read['docs_in']} | {c4_read['docs_out']} |" in card
+
+
+def test_svg_helpers_on_edge_cases():
+    assert "no data" in bar_chart("t", [], {})
+    assert "no data" in histogram("t", [])
+    one = ET.fromstring(histogram("h", [5.0, 5.0, 5.0], bins=4))
+    assert len([r for r in one.iter("{http://www.w3.org/2000/svg}rect")]) == 4
+    chart = bar_chart("<b>&", ["a<b"], {"x": [1], "y": [2]})
+    assert ET.fromstring(chart) is not None and "&lt;b&gt;&amp;" in chart
+
+
+def test_report_needs_a_finished_run(tmp_path):
+    (tmp_path / "stages").mkdir()
+    assert kllama(["report", str(tmp_path), "--output", str(tmp_path / "r.html")]) == 2
+
+
+def test_screenshot_in_headless_chromium(report, tmp_path):
+    if CHROMIUM is None:
+        if CI:
+            pytest.fail("chromium is not installed in CI (apt-get install chromium)")
+        pytest.skip("chromium not installed")
+    from PIL import Image
+
+    html_path, _, _ = report
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           f"--screenshot={shot}", "--window-size=1000,2600", html_path.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.exists(), proc.stderr[-2000:]
+    im = Image.open(shot).convert("RGB")
+    assert im.size == (1000, 2600)
+    colours = im.getcolors(maxcolors=1 << 20)
+    by_colour = {c: n for n, c in colours}
+    # the bars were painted: many pixels in the plots' first two colours (#4e79a7, #f28e2b)
+    assert by_colour.get((0x4E, 0x79, 0xA7), 0) > 2000
+    assert by_colour.get((0xF2, 0x8E, 0x2B), 0) > 500
+    assert len(colours) > 50  # text, bars and tables, not a blank page
