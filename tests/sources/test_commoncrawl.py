@@ -206,3 +206,14 @@ def test_source_domain_equals_urlparse():
     for url in ["https://an.wikipedia.org/wiki/X", "http://user:pw@host:8080?q=1", "https://h#frag", "http://h",
                 "ftp://files.org/a", "mailto:x@y", "", "https://", "HTTPS://Upper.org/x", "https://h/p?x=//y", "https://a\tb.org/x"]:
         assert source_domain(url) == urlparse(url).netloc, url
+
+
+def test_warc_files_and_garbage_are_counted_not_fatal(tmp_path):
+    import os
+
+    docs, ledger = _read(samples_dir("commoncrawl") / "resiliparse-CC-MAIN-2020-34-excerpt.warc.gz")
+    assert docs == [] and ledger.dropped == {"non_conversion_record": 49}
+    (tmp_path / "g.wet.gz").write_bytes(os.urandom(4000))
+    (tmp_path / "e.wet").write_bytes(b"")
+    assert _read(tmp_path / "g.wet.gz")[1].dropped == {"malformed_record": 1}
+    assert _read(tmp_path / "e.wet")[1].dropped == {}
