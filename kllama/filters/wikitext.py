@@ -158,7 +158,7 @@ class WikitextCleaner:
     def _render(self, code: Wikicode, out: list[str]) -> None:
         for node in code.nodes:
             if isinstance(node, Text):
-                out.append(node.value)
+                out.append(_prose(node.value))
             elif isinstance(node, Wikilink):
                 self._link(node, out)
             elif isinstance(node, Template):
@@ -168,7 +168,7 @@ class WikitextCleaner:
             elif isinstance(node, Heading):
                 title: list[str] = []
                 self._render(node.title, title)
-                text = " ".join(self._finish_inline("".join(title)).split())
+                text = " ".join("".join(title).split())
                 out.append(f"\n\n{_HEAD_MARK}{node.level}\x00{text}\n")
             elif isinstance(node, HTMLEntity):
                 try:
@@ -265,14 +265,7 @@ class WikitextCleaner:
         self._render(node.contents, out)
 
     # -- whitespace and leftovers -------------------------------------------------------------------
-    @staticmethod
-    def _finish_inline(text: str) -> str:
-        text = _MAGIC_WORD.sub("", text)
-        text = _QUOTES.sub("", text)
-        return text
-
     def _finish(self, text: str) -> str:
-        text = self._finish_inline(text)
         lines = []
         for line in _strip_unparsed_tables(text.split("\n")):
             if line.startswith(_HEAD_MARK):
@@ -330,6 +323,20 @@ class WikitextCleaner:
                     continue
             result.append(ln)
         return result
+
+
+def _magic(m: re.Match) -> str:
+    word = m.group(0)
+    return "" if word.upper() == word else word  # __NOTOC__, __KHÔNG_MỤC_LỤC__ go; __init__ stays
+
+
+def _prose(text: str) -> str:
+    """A text node: behaviour switches (magic words) and bold/italic quote runs removed (not in <pre>/<code>)."""
+    if "__" in text:
+        text = _MAGIC_WORD.sub(_magic, text)
+    if "''" in text:
+        text = _QUOTES.sub("", text)
+    return text
 
 
 def _is_table_line(line: str) -> bool:

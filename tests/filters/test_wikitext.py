@@ -78,3 +78,8 @@ def test_better_than_plain_strip_code_on_leftovers():
 def test_namespace_names_are_normalized():
     names = drop_namespace_names(["Tập_tin", "Thể loại"], "vi")
     assert "tập tin" in names and "thể loại" in names and "file" in names and "hình" in names
+
+
+def test_code_keeps_quotes_and_dunders_while_magic_words_go():
+    text = "Use <code>__init__</code> and <syntaxhighlight lang=python>x = ''\n</syntaxhighlight> '''bold''' __NOTOC__ __init__ end"
+    assert WikitextCleaner().clean(text) == "Use __init__ and x = ''\nbold __init__ end"
