@@ -288,7 +288,7 @@ class StackExchangeSource(Source):
         tmp = tempfile.mkdtemp(prefix="kllama-se-", dir=self.tmp_dir)
         try:
             spill = PostSpill(tmp, self.partition_bytes)
-            state = {"row_open": False, "rows": 0}
+            state = {"rows": 0}
             errors: list[str] = []
             handle = self._row_handler(spill, ledger, state)
             if path.endswith(".7z"):
