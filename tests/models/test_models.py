@@ -152,3 +152,23 @@ def test_models_fetch_command_with_mirror(tmp_path, server, capsys):
     assert main(["models", "fetch", "lid.176.bin", "--dest", str(tmp_path), "--base-url", server]) == 0
     assert Path(tmp_path / "lid.176.bin").read_bytes() == PAYLOAD
     assert "lid.176.bin" in capsys.readouterr().out
+
+
+def _build_in_child(cache: str) -> str:
+    import os
+
+    os.environ["KLLAMA_CACHE"] = cache
+    from kllama.models import resolve_model as rm
+
+    return str(rm("demo:wiki"))
+
+
+def test_parallel_workers_build_a_demo_model_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        paths = pool.map(_build_in_child, [str(tmp_path)] * 2)
+    assert paths[0] == paths[1] and Path(paths[0]).exists()
+    built = [p for p in (tmp_path / "demo-models").iterdir() if not p.name.startswith(".")]
+    assert len(built) == 1 and (built[0] / "READY").exists()
