@@ -252,14 +252,10 @@ def test_ccnet_examples() -> None:
 def test_ten_megabyte_text() -> None:
     rnd = random.Random(1)
     vocab = ["the", "Σοφία", "İzmir", "naïve", "42", "٣", "，", "ΣΑΣ", "data-set", "x_y", "\u00ad", "café"]
-    parts = []
-    size = 0
-    while size < 10_000_000:
-        w = rnd.choice(vocab)
-        sep = rnd.choice([" ", " ", " ", "\n", ", ", "\t"])
-        parts.append(w + sep)
-        size += len(w) + len(sep)
-    text = "".join(parts)
+    tokens = [w + sep for w in vocab for sep in (" ", " ", " ", "\n", ", ", "\t")]
+    text = ""
+    while len(text.encode()) < 10_000_000:
+        text += "".join(rnd.choices(tokens, k=1_000_000))
     data = text.encode()
     assert len(data) >= 10_000_000
     assert int(native.hash64([text])[0]) == xxhash.xxh64_intdigest(data)
@@ -341,3 +337,13 @@ def test_portable_fallbacks_agree() -> None:
 def test_tables_match_this_python() -> None:
     """The build regenerates the tables when the Python's Unicode version differs from the committed one."""
     assert native.UNICODE_VERSION == unicodedata.unidata_version
+
+
+def test_words_every_code_point() -> None:
+    """Word splitting and lowercasing (with final sigma) for every code point of the assigned planes."""
+    codes = [*range(0x32400), *range(0xE0000, 0xE1000)]
+    cps = [chr(c) for c in codes if not 0xD800 <= c <= 0xDFFF]
+    for fmt in ("{}Σ", "a{}Σ", "AΣ{}b"):
+        text = " / ".join(fmt.format(c) for c in cps)
+        got = native.shingle_hashes(text, ngram=1)
+        assert got.tolist() == ref.shingle_hashes(text, 1, xxhash.xxh3_64_intdigest).tolist(), fmt
