@@ -1,8 +1,13 @@
-"""Digit-split tokenization with an unchanged ``tokenizers`` file (default: the bundled ``20B_tokenizer.json``).
+r"""Digit-split tokenization with an unchanged ``tokenizers`` file (default: the bundled ``20B_tokenizer.json``).
 
 LLaMA split every number into single digits; the GPT-NeoX-20B BPE merges them (``" 12345"`` -> ``Ġ12``,
 ``345``). :class:`DigitSplitTokenizer` keeps the tokenizer file (so ids stay those of the RWKV checkpoints)
-and, on an in-memory copy, puts ``Split("[0-9]", isolated)`` in front of the file's own pre-tokenizer:
+and changes the pre-tokenizer of an in-memory copy. The rule (the *reference*) is: split the text at every
+ASCII digit (``Split("[0-9]", isolated)``), then run the file's own pre-tokenizer on each piece. For the
+standard byte-level pre-tokenizer (GPT-2 regex, no prefix space, as in ``20B_tokenizer.json``) the same pieces
+come from one pass of one regex -- the GPT-2 regex with ``[0-9]`` taken out of ``\p{N}+`` and a whitespace run
+before a digit kept whole -- followed by the byte mapping without its own regex; that is faster than the
+tokenizer's own pre-tokenizer. The tests check that both forms give identical ids on random Unicode.
 
 * every ASCII digit 0-9 becomes its own piece and so the single-digit vocabulary token (``"0"`` .. ``"9"``);
   a space before a number becomes its own ``Ġ`` token, as LLaMA's SentencePiece ``split_digits`` gives ``▁``;
@@ -27,6 +32,11 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, pre_tokenizers
 
+#: The GPT-2 / ByteLevel pre-tokenizer regex (tokenizers ``pre_tokenizers/byte_level.rs``).
+GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+#: The same with every ASCII digit its own piece; equal to Split("[0-9]") followed by GPT2_REGEX per piece.
+DIGIT_SPLIT_REGEX = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\P{N}0-9]+|[0-9]| ?[^\s\p{L}\p{N}]+"
+                     r"|\s+(?=[0-9])|\s+(?!\S)|\s+")
 #: The bundled GPT-NeoX-20B tokenizer used by RWKV (Apache-2.0, see kllama/data/tokenizer/NOTICE).
 DEFAULT_TOKENIZER = Path(__file__).resolve().parents[1] / "data" / "tokenizer" / "20B_tokenizer.json"
 EOD_TOKEN = "<|endoftext|>"
@@ -41,7 +51,7 @@ class DigitSplitTokenizer:
     """
 
     def __init__(self, path: str | Path | None = None, *, split_digits: bool = True,
-                 literal_special: bool = True) -> None:
+                 literal_special: bool = True, fused: bool = True) -> None:
         self.path = Path(path) if path is not None else DEFAULT_TOKENIZER
         self.split_digits = split_digits
         self.literal_special = literal_special
@@ -62,9 +72,7 @@ class DigitSplitTokenizer:
             missing = [d for d in DIGITS if self.base.token_to_id(d) is None]
             if missing:
                 raise ValueError(f"{self.path}: no single-digit token for {''.join(missing)!r}; cannot split digits")
-            split = pre_tokenizers.Split(Regex("[0-9]"), behavior="isolated")
-            inner = tok.pre_tokenizer
-            tok.pre_tokenizer = split if inner is None else pre_tokenizers.Sequence([split, inner])
+            tok.pre_tokenizer = digit_split_pre_tokenizer(tok, fused=fused)
         self.tokenizer = tok
         self.digit_ids: dict[str, int] = {d: i for d in DIGITS if (i := self.base.token_to_id(d)) is not None}
 
@@ -84,6 +92,25 @@ class DigitSplitTokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids`` (special tokens such as the EOD are skipped)."""
         return self.tokenizer.decode(list(ids))
+
+
+def digit_split_pre_tokenizer(tok: Tokenizer, *, fused: bool = True) -> pre_tokenizers.PreTokenizer:
+    """``Split("[0-9]", isolated)`` then ``tok``'s own pre-tokenizer; fused into one regex pass when that is
+    the plain byte-level one (``fused=False`` gives the two-step reference form)."""
+    import json
+
+    spec = json.loads(tok.to_str()).get("pre_tokenizer")
+    inner = tok.pre_tokenizer
+    if spec and spec.get("type") == "ByteLevel" and spec.get("add_prefix_space", True):
+        raise ValueError("digit splitting needs add_prefix_space=false in the ByteLevel pre-tokenizer "
+                         "(it would add a space to every piece)")
+    if fused and spec and spec.get("type") == "ByteLevel" and spec.get("use_regex", True):
+        return pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(DIGIT_SPLIT_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    split = pre_tokenizers.Split(Regex("[0-9]"), behavior="isolated")
+    return split if inner is None else pre_tokenizers.Sequence([split, inner])
 
 
 @lru_cache(maxsize=8)

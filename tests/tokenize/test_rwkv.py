@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kllama.tokenize.rwkv import is_prime, magic_prime, rwkv_settings
@@ -12,7 +12,8 @@ def _slow_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-@given(st.integers(0, 200_000), st.integers(1, 512))
+@settings(deadline=None, max_examples=150)
+@given(st.integers(0, 40_000), st.integers(1, 512))
 def test_magic_prime_matches_brute_force(tokens: int, ctx_len: int) -> None:
     cands = [p for p in range(2, tokens // ctx_len + 1)
              if p % 3 == 2 and p < tokens / ctx_len - 1 and _slow_prime(p)]

@@ -43,6 +43,22 @@ def test_bundled_tokenizer_is_the_rwkv_file(tok: DigitSplitTokenizer) -> None:
     assert (DEFAULT_TOKENIZER.parent / "NOTICE").read_text().count("Apache") >= 1
 
 
+# whitespace-heavy text around digits: where the fused regex could differ from the two-step reference
+spacy_text = st.text(st.sampled_from(list("0123456789 \t\n\r\u00a0\u3000'sdtxé²٣.-_")), max_size=40)
+
+
+@fast
+@given(st.one_of(unicode_text, spacy_text))
+def test_fused_regex_equals_split_then_bytelevel(text: str) -> None:
+    assert _TOK.encode(text) == _REF.encode(text)
+
+
+@fast
+@given(st.one_of(unicode_text, spacy_text))
+def test_gpt2_regex_constant_is_the_bytelevel_one(text: str) -> None:
+    assert _GPT2.encode(text).ids == _TOK.base.encode(text).ids
+
+
 @fast
 @given(unicode_text)
 def test_decode_gives_nfc_of_input(text: str) -> None:
@@ -104,3 +120,18 @@ def test_unreadable_tokenizer_file_is_a_value_error(tmp_path) -> None:
 
 
 _TOK = DigitSplitTokenizer()
+_REF = DigitSplitTokenizer(fused=False)
+
+
+def _gpt2_by_split():
+    from tokenizers import Regex, Tokenizer, pre_tokenizers
+
+    from kllama.tokenize.tokenizer import GPT2_REGEX
+
+    t = Tokenizer.from_file(str(DEFAULT_TOKENIZER))
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(GPT2_REGEX), behavior="isolated"),
+                                               pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    return t
+
+
+_GPT2 = _gpt2_by_split()
