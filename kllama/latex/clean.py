@@ -84,28 +84,7 @@ def clean_latex(text: str, *, keep_abstract: bool = False, keep_appendix: bool =
     end = _END_DOC.search(body)
     if end:
         body = body[: end.start()]
-    first = _SECTION.search(body)
-    if first is None:
-        return "", "no_section"
-    abstract = ""
-    if keep_abstract:
-        m = _ABSTRACT.search(body, 0, first.start())
-        if m:
-            abstract = "\\begin{abstract}" + m.group(1) + "\\end{abstract}\n\n"
-    body = body[first.start():]
-    n_bib = len(_BIB_ENV.findall(body))
-    body = _BIB_ENV.sub("", body)
-    body, n_cmd = _BIB_CMD.subn("", body)
-    if n_bib or n_cmd:
-        body = _BIB_HEADING.sub("", body)
-    if n_bib or n_cmd:
-        stats["bibliography_removed"] += 1
-    if not keep_appendix:
-        m = _APPENDIX.search(body)
-        if m:
-            body = body[: m.start()]
-            stats["appendix_removed"] += 1
-    body = abstract + body
+    # expand before cutting: a paper may section with its own macro (\newcommand{\sect}[1]{\section{#1}})
     if expand and macros:
         exp = MacroExpander(macros, max_depth=max_depth, max_growth=max_growth, min_budget=min_budget)
         try:
@@ -114,6 +93,26 @@ def clean_latex(text: str, *, keep_abstract: bool = False, keep_appendix: bool =
             stats.update(exp.stats)
             return "", "macro_expansion_limit"
         stats.update(exp.stats)
+    first = _SECTION.search(body)
+    if first is None:
+        return "", "no_section"
+    abstract = ""
+    if keep_abstract:
+        m = _ABSTRACT.search(body, 0, first.start())
+        if m:
+            abstract = "\\begin{abstract}" + m.group(1) + "\\end{abstract}\n\n"
+    body = abstract + body[first.start():]
+    n_bib = len(_BIB_ENV.findall(body))
+    body = _BIB_ENV.sub("", body)
+    body, n_cmd = _BIB_CMD.subn("", body)
+    if n_bib or n_cmd:
+        body = _BIB_HEADING.sub("", body)
+        stats["bibliography_removed"] += 1
+    if not keep_appendix:
+        m = _APPENDIX.search(body)
+        if m:
+            body = body[: m.start()]
+            stats["appendix_removed"] += 1
     body = _BLANKS.sub("\n\n", body).strip()
     if not body:
         return "", "empty_after_clean"

@@ -183,3 +183,8 @@ def test_bibliography_command_with_bbl_paper():
     text, reason = clean_latex(raw)
     assert reason is None and "\\bibliography{" not in text and "References}" not in text
     assert text.startswith("\\section{Introduction}")
+
+
+def test_sectioning_through_a_user_macro_is_found_after_expansion():
+    text, reason = clean_latex(wrap("Preface.\n\\sect{Intro}\nBody.", r"\newcommand{\sect}[1]{\section{#1}}"))
+    assert reason is None and text == "\\section{Intro}\nBody.\n"
