@@ -427,7 +427,7 @@ static inline int swar_no_digit(uint64_t x) {
         *bad = i;                                                                         \
         return KL_EINVAL_UTF8;                                                            \
       }                                                                                   \
-      isd = (kl_ulookup((uint32_t)cp)->flags & KL_F_DIGIT) != 0;                          \
+      isd = !ascii_only && (kl_ulookup((uint32_t)cp)->flags & KL_F_DIGIT) != 0;           \
     }                                                                                     \
     if (isd) {                                                                            \
       ON_DIGIT;                                                                           \
@@ -440,14 +440,14 @@ static inline int swar_no_digit(uint64_t x) {
     cpos++;                                                                               \
   }
 
-static int64_t digit_count_one(const uint8_t *s, int64_t len, int64_t *bad) {
+static int64_t digit_count_one(const uint8_t *s, int64_t len, int ascii_only, int64_t *bad) {
   int64_t pieces = 0;
   DIGIT_SCAN(pieces++, pieces++)
   (void)cpos;
   return pieces;
 }
 
-static int64_t digit_fill_one(const uint8_t *s, int64_t len, int64_t *ends, int64_t *bad) {
+static int64_t digit_fill_one(const uint8_t *s, int64_t len, int ascii_only, int64_t *ends, int64_t *bad) {
   int64_t k = 0;
   DIGIT_SCAN(
       {
@@ -459,14 +459,14 @@ static int64_t digit_fill_one(const uint8_t *s, int64_t len, int64_t *ends, int6
   return k;
 }
 
-int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, int64_t n, int64_t *piece_offsets,
-                         int64_t *err) {
+int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
+                         int64_t *piece_offsets, int64_t *err) {
   piece_offsets[0] = 0;
   for (int64_t t = 0; t < n; t++) {
     int64_t a = kl_off(offsets, off64, t), b = kl_off(offsets, off64, t + 1);
     if (b < a) return KL_EARG;
     int64_t bad = 0;
-    int64_t c = digit_count_one(data + a, b - a, &bad);
+    int64_t c = digit_count_one(data + a, b - a, ascii_only, &bad);
     if (c < 0) {
       err[0] = t;
       err[1] = bad;
@@ -477,12 +477,12 @@ int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, in
   return 0;
 }
 
-int kl_digit_split_fill(const uint8_t *data, const void *offsets, int off64, int64_t n, const int64_t *piece_offsets,
-                        int64_t *ends) {
+int kl_digit_split_fill(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
+                        const int64_t *piece_offsets, int64_t *ends) {
   for (int64_t t = 0; t < n; t++) {
     int64_t a = kl_off(offsets, off64, t), b = kl_off(offsets, off64, t + 1);
     int64_t bad = 0;
-    int64_t k = digit_fill_one(data + a, b - a, ends + piece_offsets[t], &bad);
+    int64_t k = digit_fill_one(data + a, b - a, ascii_only, ends + piece_offsets[t], &bad);
     if (k != piece_offsets[t + 1] - piece_offsets[t]) return KL_EARG;
   }
   return 0;
@@ -493,8 +493,7 @@ static inline int ascii_space(uint8_t b) { return (b >= 0x09 && b <= 0x0D) || (b
 
 /* cc_net normalize_for_dedup of ASCII: -1 = removed (control), digits -> '0', upper -> lower */
 static int16_t ccnet_ascii[128];
-static int ccnet_ascii_ready = 0;
-static void ccnet_ascii_init(void) {
+__attribute__((constructor)) static void ccnet_ascii_init(void) {
   for (int b = 0; b < 128; b++) {
     int16_t v = (int16_t)b;
     if (b < 0x20 || b == 0x7F)
@@ -505,7 +504,6 @@ static void ccnet_ascii_init(void) {
       v = (int16_t)(b + 32);
     ccnet_ascii[b] = v;
   }
-  ccnet_ascii_ready = 1;
 }
 
 /* normalize_for_dedup(line) into o (capacity >= 2*len + 8); returns the output length */
@@ -563,7 +561,6 @@ static int64_t ccnet_normalize_line(const uint8_t *s, int64_t len, uint8_t *o) {
 }
 
 int64_t kl_ccnet_normalize(const uint8_t *line, int64_t len, uint8_t *out, int64_t cap, int64_t *err) {
-  if (!ccnet_ascii_ready) ccnet_ascii_init();
   if (cap < 2 * len + 8) return KL_EARG;
   int64_t bad = validate_utf8(line, len);
   if (bad >= 0) {
@@ -592,7 +589,6 @@ int64_t kl_count_lines_batch(const uint8_t *data, const void *offsets, int off64
 
 int kl_ccnet_line_hashes_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, uint64_t *out,
                                int64_t *err) {
-  if (!ccnet_ascii_ready) ccnet_ascii_init();
   int rc = kl_validate_utf8_batch(data, offsets, off64, n, err);
   if (rc) return rc;
   uint8_t *buf = NULL;

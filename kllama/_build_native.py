@@ -31,9 +31,9 @@ int64_t kl_shingle_hashes(const uint8_t *text, int64_t len, int ngram, uint64_t 
 int kl_minhash_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, int ngram,
                      int num_perm, uint64_t seed, uint32_t *out, int64_t *err);
 void kl_minhash_coefficients(int num_perm, uint64_t seed, uint32_t *a, uint32_t *b, uint32_t *c);
-int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, int64_t n,
+int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
                          int64_t *piece_offsets, int64_t *err);
-int kl_digit_split_fill(const uint8_t *data, const void *offsets, int off64, int64_t n,
+int kl_digit_split_fill(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
                         const int64_t *piece_offsets, int64_t *ends);
 int64_t kl_count_lines_batch(const uint8_t *data, const void *offsets, int off64, int64_t n,
                              int64_t *line_offsets);

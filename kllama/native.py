@@ -261,10 +261,11 @@ def minhash(texts: Any, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> n
 
 
 # ----------------------------------------------------------------------------------------- digits
-def digit_split_offsets(texts: Any) -> tuple[np.ndarray, np.ndarray]:
+def digit_split_offsets(texts: Any, ascii_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Piece boundaries that isolate every digit, without changing the text.
 
-    A digit is a Unicode decimal digit (category Nd, Python's ``re`` ``\\d``; ASCII 0-9 included). Each
+    A digit is a Unicode decimal digit (category Nd, Python's ``re`` ``\\d``; ASCII 0-9 included), or only
+    ASCII 0-9 with ``ascii_only=True``. Each
     digit is its own piece; each maximal run of non-digits is one piece. Returns ``(ends, piece_offsets)``
     (both int64): the pieces of text ``i`` end at ``ends[piece_offsets[i]:piece_offsets[i+1]]``, counted
     in code points (``str`` indices); each piece starts where the previous one ended (the first at 0).
@@ -274,7 +275,9 @@ def digit_split_offsets(texts: Any) -> tuple[np.ndarray, np.ndarray]:
     for b in _batches(texts):
         po = np.empty(b.n + 1, dtype=np.int64)
         _check(
-            lib.kl_digit_split_count(b.data, b.off_ptr, b.off64, b.n, ffi.from_buffer("int64_t[]", po), err),
+            lib.kl_digit_split_count(
+                b.data, b.off_ptr, b.off64, b.n, int(ascii_only), ffi.from_buffer("int64_t[]", po), err
+            ),
             err,
             b,
         )
@@ -285,6 +288,7 @@ def digit_split_offsets(texts: Any) -> tuple[np.ndarray, np.ndarray]:
                 b.off_ptr,
                 b.off64,
                 b.n,
+                int(ascii_only),
                 ffi.from_buffer("int64_t[]", po),
                 ffi.from_buffer("int64_t[]", ends),
             ),
@@ -312,10 +316,14 @@ def _as_strs(texts: Any) -> list[str]:
     return [t if isinstance(t, str) else bytes(t).decode("utf-8") for t in texts]
 
 
-def split_digits(texts: Any) -> list[list[str]]:
+def split_digits(texts: Any, ascii_only: bool = False) -> list[list[str]]:
     """For each text, its pieces (see :func:`digit_split_offsets`): ``"".join(pieces) == text`` and every
     digit is a piece of its own, e.g. ``"ab 12c" -> ["ab ", "1", "2", "c"]``."""
-    ends, offs = digit_split_offsets(texts)
+    if not isinstance(texts, str | bytes | bytearray | memoryview | list | tuple) and not type(
+        texts
+    ).__module__.startswith("pyarrow"):
+        texts = list(texts)
+    ends, offs = digit_split_offsets(texts, ascii_only)
     strs = _as_strs(texts)
     e = ends.tolist()
     o = offs.tolist()

@@ -330,9 +330,12 @@ def minhash(text: str, num_perm: int = 128, ngram: int = 5, seed: int = 1, hashe
 DIGIT_PIECES_RE = re.compile(r"\d|\D+")
 
 
-def split_digits(text: str) -> list[str]:
-    """Every Unicode decimal digit (re ``\\d``) alone; maximal non-digit runs as one piece."""
-    return DIGIT_PIECES_RE.findall(text)
+ASCII_DIGIT_PIECES_RE = re.compile(r"[0-9]|[^0-9]+")
+
+
+def split_digits(text: str, ascii_only: bool = False) -> list[str]:
+    """Every Unicode decimal digit (re ``\\d``; only 0-9 if ascii_only) alone; maximal non-digit runs as one piece."""
+    return (ASCII_DIGIT_PIECES_RE if ascii_only else DIGIT_PIECES_RE).findall(text)
 
 
 # ------------------------------------------------------------------------------------------ cc_net

@@ -186,6 +186,9 @@ def test_minhash_estimates_jaccard() -> None:
 def test_split_digits_matches_reference(items: list[str]) -> None:
     got = native.split_digits(items)
     assert got == [ref.split_digits(t) for t in items]
+    assert native.split_digits(items, ascii_only=True) == [
+        ref.split_digits(t, ascii_only=True) for t in items
+    ]
     for t, pieces in zip(items, got, strict=True):
         assert "".join(pieces) == t
         assert all(len(p) == 1 for p in pieces if p[0].isdecimal())
@@ -196,6 +199,8 @@ def test_digit_definition() -> None:
         ["v", "1", ".", "2", "3", " ", "٣", "٤", " ", "０", "１", " ²½ Ⅻ"]
     ]
     assert all(unicodedata.category(c) == "Nd" for c in "0٣٤０")
+    assert native.split_digits(["v1 ٣٤ ０"], ascii_only=True) == [["v", "1", " ٣٤ ０"]]
+    assert native.split_digits(iter(["a1"])) == [["a", "1"]]
     ends, offs = native.digit_split_offsets(["ab12", "", "x"])
     assert ends.tolist() == [2, 3, 4, 1] and offs.tolist() == [0, 3, 3, 4]
 
