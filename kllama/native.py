@@ -160,7 +160,7 @@ def _concat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
 def xxh64(data: bytes, seed: int = 0) -> int:
     """XXH64 of one byte string (convenience for tests and small callers)."""
     buf = ffi.from_buffer("uint8_t[]", data if data else _EMPTY)
-    return int(lib.kl_xxh64(buf, len(data), seed))
+    return int(lib.kl_xxh64(buf, len(data), seed & 0xFFFFFFFFFFFFFFFF))
 
 
 def xxh3_64(data: bytes) -> int:
@@ -171,6 +171,7 @@ def xxh3_64(data: bytes) -> int:
 
 def hash64(texts: Any, seed: int = 0) -> np.ndarray:
     """XXH64 (seed ``seed``) of each text's UTF-8 bytes -> ``uint64[n]``."""
+    seed &= 0xFFFFFFFFFFFFFFFF
     parts = []
     for b in _batches(texts):
         out = np.empty(b.n, dtype=np.uint64)

@@ -115,6 +115,11 @@ def test_arrow_inputs_zero_copy_forms() -> None:
     assert native.minhash([], num_perm=16).shape == (0, 16)
 
 
+def test_seeds_wrap_to_64_bits() -> None:
+    assert np.array_equal(native.hash64(["x"], seed=-1), native.hash64(["x"], seed=2**64 - 1))
+    assert np.array_equal(native.minhash(["a b"], seed=-1), native.minhash(["a b"], seed=2**64 - 1))
+
+
 def test_single_str_and_bytes_are_batches_of_one() -> None:
     assert np.array_equal(native.hash64("abc"), native.hash64(["abc"]))
     assert np.array_equal(native.hash64(b"abc"), native.hash64(["abc"]))
