@@ -405,17 +405,36 @@ static inline int swar_no_digit(uint64_t x) {
   return ((ge30 & ~ge3a) & 0x8080808080808080ULL) == 0;
 }
 
+/* number of leading bytes of s[0..len) that are ASCII and not digits */
+static inline int64_t skip_ascii_nondigits(const uint8_t *s, int64_t len) {
+  int64_t k = 0;
+#if KL_X86 && defined(__SSE2__)
+  while (k + 16 <= len) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(s + k));
+    const __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(dig, v)); /* digit or high bit set */
+    if (m) return k + __builtin_ctz(m);
+    k += 16;
+  }
+#endif
+  while (k + 8 <= len) {
+    uint64_t x = kl_read64(s + k);
+    if ((x & 0x8080808080808080ULL) != 0 || !swar_no_digit(x)) break;
+    k += 8;
+  }
+  while (k < len && s[k] < 0x80 && !is_ascii_digit(s[k])) k++;
+  return k;
+}
+
 #define DIGIT_SCAN(ON_DIGIT, ON_OTHER_START)                                              \
   int64_t i = 0, cpos = 0;                                                                \
   int in_run = 0;                                                                         \
   while (i < len) {                                                                       \
-    if (in_run && i + 8 <= len) {                                                         \
-      uint64_t x = kl_read64(s + i);                                                      \
-      if ((x & 0x8080808080808080ULL) == 0 && swar_no_digit(x)) {                         \
-        i += 8;                                                                           \
-        cpos += 8;                                                                        \
-        continue;                                                                         \
-      }                                                                                   \
+    if (in_run) { /* inside a non-digit run: skip plain ASCII non-digits in bulk */      \
+      int64_t k = skip_ascii_nondigits(s + i, len - i);                                   \
+      i += k;                                                                             \
+      cpos += k;                                                                          \
+      if (i >= len) break;                                                                \
     }                                                                                     \
     uint8_t b = s[i];                                                                     \
     int isd, n = 1;                                                                       \
