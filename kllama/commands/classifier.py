@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=0.1)
     t.add_argument("--word-ngrams", type=int, default=2)
     t.add_argument("--max-per-class", type=int, default=0, help="cap per label (0 = balance only)")
+    t.add_argument("--dim", type=int, default=50)
+    t.add_argument("--bucket", type=int, default=2_000_000, help="fastText hash buckets for word n-grams")
     t.set_defaults(func=_train)
     u = csub.add_parser("urls", help="print the URLs inside <ref> tags of a pages-articles dump")
     u.add_argument("dump", help="pages-articles XML (.xml or .xml.bz2)")
@@ -103,7 +105,8 @@ def _pick(texts: list[str], n: int) -> list[str]:
 
 
 def train_classifier(positives: list[str], negatives: list[str], output: str, epoch: int = 5,
-                     lr: float = 0.1, word_ngrams: int = 2, max_per_class: int = 0) -> dict[str, int]:
+                     lr: float = 0.1, word_ngrams: int = 2, max_per_class: int = 0, dim: int = 50,
+                     bucket: int = 2_000_000) -> dict[str, int]:
     """Write a fastText ``__label__wiki``/``__label__cc`` model; returns the per-label training counts."""
     import random
     import tempfile
@@ -124,7 +127,7 @@ def train_classifier(positives: list[str], negatives: list[str], output: str, ep
     try:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         train_fasttext_supervised(train_file, Path(output), epoch=epoch, lr=lr, wordNgrams=word_ngrams,
-                                  minn=0, maxn=0, dim=50)
+                                  minn=0, maxn=0, dim=dim, bucket=bucket)
     finally:
         train_file.unlink()
     return {"wiki": n, "cc": n}
@@ -133,7 +136,8 @@ def train_classifier(positives: list[str], negatives: list[str], output: str, ep
 def _train(args: argparse.Namespace) -> int:
     pos = [t for t in iter_positive_texts(args.positives) if len(t) >= args.min_chars]
     neg = [t for t in iter_run_texts(args.negatives) if len(t) >= args.min_chars]
-    counts = train_classifier(pos, neg, args.output, args.epoch, args.lr, args.word_ngrams, args.max_per_class)
+    counts = train_classifier(pos, neg, args.output, args.epoch, args.lr, args.word_ngrams, args.max_per_class,
+                              args.dim, args.bucket)
     print(f"positives: {len(pos)} usable, negatives: {len(neg)} usable; trained on "
           f"{counts['wiki']} + {counts['cc']} -> {args.output}")
     return 0

@@ -23,7 +23,8 @@ def test_classifier_train_from_wet_positives_and_a_run_folder(tmp_path):
     pq.write_table(pa.table({"text": texts, "source": ["commoncrawl"] * 80}), shard / "part-00000.parquet")
     model = tmp_path / "wiki.bin"
     rc = main(["classifier", "train", "--positives", str(tmp_path / "cited.warc.wet.gz"), "--negatives",
-               str(tmp_path / "run"), "--output", str(model), "--epoch", "10", "--lr", "0.5"])
+               str(tmp_path / "run"), "--output", str(model), "--epoch", "10", "--lr", "0.5",
+               "--dim", "16"])
     assert rc == 0 and model.exists()
     step = WikiReferenceClassifier(model=str(model), threshold=0.5)
     p_wiki, p_web = step.wiki_prob([paragraph(rng, "wiki", 6), paragraph(rng, "web", 6)])
