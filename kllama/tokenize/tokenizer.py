@@ -25,6 +25,7 @@ Python-level split of every document before encoding.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -58,21 +59,22 @@ class DigitSplitTokenizer:
         #: the file exactly as json2binidx loads it
         if not self.path.is_file():
             raise FileNotFoundError(f"tokenizer file {self.path} not found")
+        raw = self.path.read_text(encoding="utf-8")
         try:
-            self.base = Tokenizer.from_file(str(self.path))
+            self.base = Tokenizer.from_str(raw)
+            tok = Tokenizer.from_str(raw)
         except Exception as exc:  # tokenizers raises a bare Exception for a bad file
             raise ValueError(f"cannot load tokenizer {self.path}: {exc}") from exc
         self.vocab_size: int = self.base.get_vocab_size(with_added_tokens=True)
         eod = self.base.token_to_id(EOD_TOKEN)
         self.eod_id: int = 0 if eod is None else eod
-        tok = Tokenizer.from_str(self.base.to_str())
         if literal_special:
             tok.encode_special_tokens = True
         if split_digits:
             missing = [d for d in DIGITS if self.base.token_to_id(d) is None]
             if missing:
                 raise ValueError(f"{self.path}: no single-digit token for {''.join(missing)!r}; cannot split digits")
-            tok.pre_tokenizer = digit_split_pre_tokenizer(tok, fused=fused)
+            tok.pre_tokenizer = digit_split_pre_tokenizer(tok, json.loads(raw).get("pre_tokenizer"), fused=fused)
         self.tokenizer = tok
         self.digit_ids: dict[str, int] = {d: i for d in DIGITS if (i := self.base.token_to_id(d)) is not None}
 
@@ -94,12 +96,10 @@ class DigitSplitTokenizer:
         return self.tokenizer.decode(list(ids))
 
 
-def digit_split_pre_tokenizer(tok: Tokenizer, *, fused: bool = True) -> pre_tokenizers.PreTokenizer:
-    """``Split("[0-9]", isolated)`` then ``tok``'s own pre-tokenizer; fused into one regex pass when that is
-    the plain byte-level one (``fused=False`` gives the two-step reference form)."""
-    import json
-
-    spec = json.loads(tok.to_str()).get("pre_tokenizer")
+def digit_split_pre_tokenizer(tok: Tokenizer, spec: dict | None, *, fused: bool = True
+                              ) -> pre_tokenizers.PreTokenizer:
+    """``Split("[0-9]", isolated)`` then ``tok``'s own pre-tokenizer (``spec`` = its JSON); fused into one
+    regex pass when that is the plain byte-level one (``fused=False`` gives the two-step reference form)."""
     inner = tok.pre_tokenizer
     if spec and spec.get("type") == "ByteLevel" and spec.get("add_prefix_space", True):
         raise ValueError("digit splitting needs add_prefix_space=false in the ByteLevel pre-tokenizer "

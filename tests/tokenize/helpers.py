@@ -1,29 +1,15 @@
-"""Shared helpers for the tokenize tests: the samples folder, an RWKV-style binidx reader, a small run folder."""
+"""Helpers for the tokenize tests: an RWKV-style binidx reader written from the spec, a small run folder."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def samples_dir() -> Path:
-    """../shared/samples (or $KLLAMA_SAMPLES); skip when absent unless CI=true."""
-    p = Path(os.environ.get("KLLAMA_SAMPLES") or REPO / ".." / "shared" / "samples")
-    if not p.is_dir():
-        if os.environ.get("CI") == "true":
-            raise FileNotFoundError(f"samples folder {p} missing (CI=true)")
-        pytest.skip(f"samples folder {p} not present")
-    return p
 
 
 class RwkvStyleReader:

@@ -7,17 +7,18 @@ import json
 
 import numpy as np
 import pytest
-from conftest import RwkvStyleReader, samples_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kllama.tokenize.binidx import BinidxReader, BinidxWriter, best_dtype, dtype_code, merge
 from kllama.tokenize.jsonl import tokenize_jsonl
 from kllama.tokenize.tokenizer import DEFAULT_TOKENIZER, DigitSplitTokenizer
+from tests.conftest import samples_dir
+from tests.tokenize.helpers import RwkvStyleReader
 
 
 def test_golden_bytes_match_json2binidx(tmp_path) -> None:
-    sample = samples_dir() / "binidx"
+    sample = samples_dir("binidx")
     res = tokenize_jsonl(sample / "sample.jsonl", tmp_path / "s", DigitSplitTokenizer(split_digits=False))
     assert (res.docs, res.tokens) == (7, 160)
     for ext in ("bin", "idx"):
@@ -25,7 +26,7 @@ def test_golden_bytes_match_json2binidx(tmp_path) -> None:
 
 
 def test_digit_split_sample_reads_back_with_rwkv_reader(tmp_path) -> None:
-    sample = samples_dir() / "binidx"
+    sample = samples_dir("binidx")
     tok = DigitSplitTokenizer()
     tokenize_jsonl(sample / "sample.jsonl", tmp_path / "d", tok)
     texts = [json.loads(line)["text"] for line in (sample / "sample.jsonl").read_text().splitlines()]

@@ -6,13 +6,12 @@ import gzip
 import json
 from pathlib import Path
 
-from conftest import RwkvStyleReader
-
 from kllama.cli import main
 from kllama.engine.ledger import Ledger
 from kllama.tokenize.jsonl import read_jsonl_texts, tokenize_jsonl
 from kllama.tokenize.rwkv import magic_prime
 from kllama.tokenize.tokenizer import DigitSplitTokenizer
+from tests.tokenize.helpers import RwkvStyleReader
 
 
 def _write_bad_jsonl(path: Path) -> None:

@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import RwkvStyleReader, make_run_dir, write_shard
 
 from kllama.cli import main
 from kllama.tokenize.rwkv import magic_prime
 from kllama.tokenize.tokenizer import DigitSplitTokenizer
 from kllama.tokenize.variant import copies_for, load_variant, tokenize_variant
+from tests.tokenize.helpers import RwkvStyleReader, make_run_dir, write_shard
 
 
 @pytest.fixture(scope="module")
