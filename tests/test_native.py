@@ -279,6 +279,15 @@ def test_ten_megabyte_text() -> None:
     head = text[:300_000]
     sig = native.minhash([head], num_perm=32)[0]
     assert sig.tolist() == ref.minhash(head, 32, 5, 1, hasher=xxhash.xxh3_64_intdigest).tolist()
+    # whole 10 MB: the signature from the (reference-checked) shingle hashes, in numpy chunks
+    hs = native.shingle_hashes(text)
+    a, b, c = (v.astype(np.uint64)[:, None] for v in ref.minhash_coefficients(16, 1))
+    expect = np.full(16, 0xFFFFFFFF, dtype=np.uint64)
+    for k in range(0, len(hs), 400_000):
+        h = hs[k : k + 400_000]
+        v = (a * (h & np.uint64(0xFFFFFFFF)) + b * (h >> np.uint64(32)) + c) & np.uint64(0xFFFFFFFF)
+        expect = np.minimum(expect, v.min(axis=1))
+    assert native.minhash([text], num_perm=16)[0].tolist() == expect.tolist()
 
 
 BAD = ["ok", "abc\ud800def"]
