@@ -1,6 +1,6 @@
 """Tokenization speed: plain 20B tokenizer vs kllama's digit-split tokenizer, and ``kllama tokenize`` end to end.
 
-Run: ``python benchmarks/bench_tokenize.py [--mb 8] [--rounds 3]``
+Run: ``python benchmarks/bench_tokenize.py [--mb 4] [--e2e-mb 12] [--rounds 3]``
 
 1. One thread (``TOKENIZERS_PARALLELISM=false``), same corpus, same run, best of ``--rounds``:
    plain ``Tokenizer.encode_batch_fast`` vs kllama (digit-split pre-tokenizer inside the tokenizer) vs the
@@ -222,6 +222,7 @@ def part2(docs: list[str], workers_list: list[int]) -> list[tuple[str, float, st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=4.0, help="corpus size in MB (default 4)")
+    ap.add_argument("--e2e-mb", type=float, default=12.0, help="corpus size for part 2 (default 12)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
@@ -235,6 +236,8 @@ def main() -> None:
     for name, t, res in rows:
         print(f"{name.ljust(w)}  {t:8.2f}  {res}" if t else f"{name.ljust(w)}  {'':>8}  {res}")
     print("\n2. end to end")
+    docs, _ = build_corpus(args.e2e_mb)
+    print(f"corpus: {len(docs)} documents, {sum(len(d.encode()) for d in docs) / 1e6:.2f} MB")
     rows = part2(docs, args.workers)
     w = max(len(r[0]) for r in rows)
     for name, t, res in rows:

@@ -88,6 +88,20 @@ def _texts(col: Any) -> list[str | None]:
     return out
 
 
+def _guarded(it: Any, on_error: Any) -> Any:
+    """Items of ``it`` until it ends or raises; an exception while reading goes to ``on_error``."""
+    it = iter(it)
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            on_error(exc)
+            return
+        yield item
+
+
 def tokenize_shard(task: ShardTask) -> dict[str, Any]:
     """Tokenize one Parquet shard into ``task.part_prefix``; returns copies and source per item plus counts."""
     import pyarrow.parquet as pq
@@ -131,7 +145,14 @@ def tokenize_shard(task: ShardTask) -> dict[str, Any]:
             per_source[sources[source_id(task.source)]].update(docs_in=task.manifest_docs,
                                                                unreadable_shard=task.manifest_docs)
         with BinidxWriter(task.part_prefix, best_dtype(tok.vocab_size), eod=tok.eod_id) as w:
-            for batch in batches:
+            def read_failed(exc: Exception) -> None:  # a corrupt page in the middle of the shard
+                rest = max(0, task.manifest_docs - ledger.docs_in)
+                ledger.take_in(rest)
+                ledger.drop("unreadable_shard", rest)
+                ledger.quarantined.append({"path": task.path, "reason": f"unreadable_shard: {exc}"})
+                per_source[sources[source_id(task.source)]].update(docs_in=rest, unreadable_shard=rest)
+
+            for batch in _guarded(batches, read_failed):
                 ids = batch.column("id").to_pylist()
                 srcs = batch.column("source").to_pylist() if "source" in batch.schema.names else [None] * len(ids)
                 texts = _texts(batch.column("text"))

@@ -14,7 +14,7 @@ import pytest
 from kllama.cli import main
 from kllama.tokenize.rwkv import magic_prime
 from kllama.tokenize.tokenizer import DigitSplitTokenizer
-from kllama.tokenize.variant import copies_for, load_variant, tokenize_variant
+from kllama.tokenize.variant import ShardTask, copies_for, load_variant, tokenize_shard, tokenize_variant
 from tests.tokenize.helpers import RwkvStyleReader, make_run_dir, write_shard
 
 
@@ -136,3 +136,38 @@ def test_manifest_paths_must_stay_inside_run_dir(tmp_path: Path) -> None:
         "variants": {"G1": {"groups": ["core"], "weights": {}}}}))
     with pytest.raises(ValueError, match="leaves"):
         load_variant(tmp_path, "G1")
+
+
+def _task(path: Path, tmp_path: Path, sha256: str | None, docs: int) -> ShardTask:
+    return ShardTask(index=0, path=str(path), source="wikipedia", group="core", sha256=sha256, manifest_docs=docs,
+                     part_prefix=str(tmp_path / "part"), tokenizer_path=None, split_digits=True, weights={},
+                     seed=0)
+
+
+def test_bad_shards_are_quarantined_and_counted(tmp_path: Path) -> None:
+    rows = [{"id": f"w/{i}", "text": f"document {i} " + "word " * 400, "source": "wikipedia", "group": "core"}
+            for i in range(60)]
+    info = write_shard(tmp_path / "s.parquet", rows)
+    good = tokenize_shard(_task(tmp_path / "s.parquet", tmp_path, info["sha256"], 60))
+    assert good["ledger"]["docs_out"] == 60 and not good["ledger"]["quarantined"]
+
+    bad = tokenize_shard(_task(tmp_path / "s.parquet", tmp_path, "0" * 64, 60))
+    assert bad["ledger"]["dropped"] == {"shard_checksum_mismatch": 60} and bad["ledger"]["quarantined"]
+
+    (tmp_path / "t.parquet").write_bytes((tmp_path / "s.parquet").read_bytes()[:-100])  # no footer
+    bad = tokenize_shard(_task(tmp_path / "t.parquet", tmp_path, None, 60))
+    assert bad["ledger"]["dropped"] == {"unreadable_shard": 60} and len(bad["copies"]) == 0
+
+    # a corrupt data page in the second row group: the first row group is kept, the rest counted
+    table = pq.read_table(tmp_path / "s.parquet")
+    pq.write_table(table, tmp_path / "m.parquet", row_group_size=30, compression="zstd")
+    meta = pq.ParquetFile(tmp_path / "m.parquet").metadata
+    col = meta.row_group(1).column(1)
+    raw = bytearray((tmp_path / "m.parquet").read_bytes())
+    start = col.dictionary_page_offset or col.data_page_offset
+    raw[start:start + col.total_compressed_size] = b"\xff" * col.total_compressed_size
+    (tmp_path / "m.parquet").write_bytes(bytes(raw))
+    res = tokenize_shard(_task(tmp_path / "m.parquet", tmp_path, None, 60))
+    led = res["ledger"]
+    assert led["docs_in"] == 60 and led["docs_out"] + sum(led["dropped"].values()) == 60
+    assert led["dropped"].get("unreadable_shard", 0) >= 30 and led["quarantined"]
