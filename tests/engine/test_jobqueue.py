@@ -185,3 +185,46 @@ def test_unknown_setting_is_an_error(tmp_path):
             pass
     with pytest.raises(FileNotFoundError):
         jobqueue.load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("kind", ["slurm", "pbs"])
+def test_whole_run_template_in_one_allocation(kind, tmp_path, local_run):
+    """hpc/slurm/kllama-run.sbatch and hpc/pbs/kllama-run.pbs: scheduler, workers and `kllama run` inside one
+    job, meeting through a scheduler file; same shards as the local run."""
+    require_slurm()
+    if kind == "pbs" and not shutil.which("qsub"):
+        if CI:
+            pytest.fail("qsub (slurm-wlm-torque) missing")
+        pytest.skip("no qsub wrapper")
+    out = tmp_path / "run"
+    settings = {"KLLAMA_OUTPUT": str(out), "KLLAMA_RECIPE": "demo", "KLLAMA_INPUTS": f"c4={DATA_DIR / 'demo' / 'c4'}",
+                "KLLAMA_PYTHON": sys.executable, "KLLAMA_WORKERS_PER_NODE": "2", "PYTHONPATH": str(REPO)}
+    if kind == "slurm":
+        export = "ALL," + ",".join(f"{k}={v}" for k, v in settings.items())
+        sub = subprocess.run(["sbatch", "--parsable", "--nodes=1", "--cpus-per-task=1", "--time=00:10:00",
+                              f"--output={tmp_path}/job-%j.out", f"--export={export}",
+                              str(REPO / "hpc" / "slurm" / "kllama-run.sbatch")],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True)
+        logs = "job-*.out"
+    else:
+        # the template asks for 4 nodes x 32 cores; this test cluster has one small node
+        script = (REPO / "hpc" / "pbs" / "kllama-run.pbs").read_text()
+        script = script.replace("#PBS -l nodes=4:ppn=32", "#PBS -l nodes=1:ppn=1").replace(
+            "#PBS -l walltime=24:00:00", "#PBS -l walltime=00:10:00")
+        (tmp_path / "job.pbs").write_text(script)
+        sub = subprocess.run(["qsub", "-v", ",".join(f"{k}={v}" for k, v in settings.items()), "job.pbs"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True)
+        logs = "job.pbs.[oe]*"
+    job = sub.stdout.strip().split(".")[0].split(";")[0]
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True)
+        if not state.stdout.strip() or state.stdout.strip() in ("COMPLETING", "COMPLETED", "FAILED"):
+            break
+        time.sleep(0.5)
+    log = "".join(p.read_text(errors="replace") for p in tmp_path.glob(logs))
+    assert "kllama-run: job" in log and "scheduler file" in log, log[-3000:]
+    assert (out / "manifest.json").exists(), log[-3000:]
+    assert shard_bytes(out) == shard_bytes(local_run)
+    assert not list(out.glob(".dask-scheduler-*.json"))  # cleaned up
