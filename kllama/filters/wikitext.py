@@ -136,8 +136,8 @@ class WikitextCleaner:
 
     ``drop_namespaces``: normalized prefixes (from :func:`drop_namespace_names`) of links to remove.
     ``drop_empty_sections``: remove headings whose section has no text left.
-    ``drop_link_lists``: remove bulleted/numbered list items that hold nothing but links ("See also",
-    "External links", navigation lists); items with any prose of their own stay.
+    ``drop_link_lists``: remove bulleted/numbered list items that hold nothing but links after the last prose
+    paragraph ("See also", "External links", navigation lists); items with prose, and lists in the body, stay.
     """
 
     def __init__(self, drop_namespaces: Iterable[str] | None = None, drop_empty_sections: bool = True,
@@ -267,13 +267,20 @@ class WikitextCleaner:
     # -- whitespace and leftovers -------------------------------------------------------------------
     def _finish(self, text: str) -> str:
         lines = []
-        for line in _strip_unparsed_tables(text.split("\n")):
+        raw_lines = _strip_unparsed_tables(text.split("\n"))
+        # link-only list items are dropped only in the trailing zone (after the last prose paragraph): "See also",
+        # "External links", navigation lists; lists inside the body stay whole
+        last_prose = -1
+        for i, line in enumerate(raw_lines):
+            if line.strip() and not line.startswith((_HEAD_MARK, _ITEM_MARK)) and _HAS_WORD.search(line):
+                last_prose = i
+        for i, line in enumerate(raw_lines):
             if line.startswith(_HEAD_MARK):
                 lines.append(line.replace(_LINK_OPEN, "").replace(_LINK_CLOSE, ""))
                 continue
             if line.startswith(_ITEM_MARK):
                 line = line.replace(_ITEM_MARK, "")
-                if self.drop_link_lists and not _HAS_WORD.search(_LINK_SPAN.sub("", line)):
+                if self.drop_link_lists and i > last_prose and not _HAS_WORD.search(_LINK_SPAN.sub("", line)):
                     continue
             line = line.replace(_LINK_OPEN, "").replace(_LINK_CLOSE, "").replace(_ITEM_MARK, "")
             line = _DOUBLE_COMMA.sub(",", line)

@@ -83,3 +83,9 @@ def test_namespace_names_are_normalized():
 def test_code_keeps_quotes_and_dunders_while_magic_words_go():
     text = "Use <code>__init__</code> and <syntaxhighlight lang=python>x = ''\n</syntaxhighlight> '''bold''' __NOTOC__ __init__ end"
     assert WikitextCleaner().clean(text) == "Use __init__ and x = ''\nbold __init__ end"
+
+
+def test_link_lists_in_the_body_stay_trailing_ones_go():
+    text = ("Members:\n* [[Alice]]\n* [[Bob]]\nThey met in 1990.\n== See also ==\n* [[Carol]]\n"
+            "* [[Dave]], a friend\n== External links ==\n* [http://x.org Site]\n")
+    assert clean(text, (), "en") == "Members:\nAlice\nBob\nThey met in 1990.\n\nSee also\n\nDave, a friend"
