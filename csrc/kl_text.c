@@ -163,13 +163,35 @@ static int64_t word_hashes(const uint8_t *s, int64_t len, kl_scratch *sc, int64_
       const unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(alpha, digit));
       const int run = __builtin_ctz(~m | 0x10000u);
       const __m128i low = _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20)));
-      i += run;
-      if (run < 16 && s[i] < 0x80) { /* whole word in the register: hash it from there */
+      const unsigned na = (unsigned)_mm_movemask_epi8(v); /* non-ASCII bytes */
+      if (run < 16 && !((na >> run) & 1)) {
+        /* whole word in the register, ended by an ASCII non-word byte: hash it from there, then the
+         * following words that also lie wholly in these 16 bytes (separated by ASCII only) */
         const __uint128_t w = (__uint128_t)(uint64_t)_mm_cvtsi128_si64(low) |
                               ((__uint128_t)(uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(low, low)) << 64);
         wh[nw++] = kl_xxh3_64_w128(w, (size_t)run);
+        unsigned pos = (unsigned)run; /* an ASCII non-word byte */
+        const int64_t base = i;
+        for (;;) {
+          const unsigned after = m & (0xFFFFu << pos) & 0xFFFFu;
+          if (!after) {
+            if (!(na >> pos)) pos = 16; /* only ASCII separators left in the register */
+            break;
+          }
+          const unsigned start = (unsigned)__builtin_ctz(after);
+          if (na & ((1u << start) - (1u << pos))) break; /* non-ASCII in the gap: scalar path */
+          const unsigned end = (unsigned)__builtin_ctz((~m & (0xFFFFu << start)) | 0x10000u);
+          if (end == 16 || ((na >> end) & 1)) { /* word goes on past the register / into non-ASCII */
+            pos = start;
+            break;
+          }
+          wh[nw++] = kl_xxh3_64_w128(w >> (8 * start), (size_t)(end - start));
+          pos = end;
+        }
+        i = base + pos;
         continue;
       }
+      i += run;
       _mm_storeu_si128((__m128i *)o, low);
       op = run;
     }
