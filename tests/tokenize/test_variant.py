@@ -171,3 +171,32 @@ def test_bad_shards_are_quarantined_and_counted(tmp_path: Path) -> None:
     led = res["ledger"]
     assert led["docs_in"] == 60 and led["docs_out"] + sum(led["dropped"].values()) == 60
     assert led["dropped"].get("unreadable_shard", 0) >= 30 and led["quarantined"]
+
+
+@pytest.mark.parametrize("chunk_tokens", [1, 5, 1 << 24])
+def test_write_permuted_gathers_the_right_slices(tmp_path: Path, chunk_tokens: int) -> None:
+    import numpy as np
+
+    from kllama.tokenize.binidx import BinidxReader, BinidxWriter
+    from kllama.tokenize.variant import write_permuted
+
+    rng = np.random.default_rng(0)
+    shards = [[rng.integers(1, 50000, rng.integers(0, 9)).tolist() for _ in range(n)] for n in (7, 0, 12, 3)]
+    results = []
+    for k, docs in enumerate(shards):
+        with BinidxWriter(tmp_path / f"p{k}", np.uint16) as w:
+            w.add_documents(docs)
+        results.append({"part_prefix": str(tmp_path / f"p{k}"), "has_part": True,
+                        "copies": np.array([(i % 3) for i in range(len(docs))], dtype=np.uint16)})
+    order, sizes = write_permuted(results, tmp_path / "out", np.dtype(np.uint16), seed=5, chunk_tokens=chunk_tokens)
+    flat = [d for docs in shards for d in docs]
+    expected_items = [flat[g] + [0] for g in order.tolist()]
+    assert sorted(order.tolist()) == sorted(g for g in range(len(flat)) for _ in range(g_copies(results, g)))
+    r = BinidxReader(tmp_path / "out")
+    assert [r[i].tolist() for i in range(len(r))] == expected_items
+    assert r.tokens.tolist() == [t for item in expected_items for t in item]
+
+
+def g_copies(results: list[dict], g: int) -> int:
+    flat = [int(c) for r in results for c in r["copies"]]
+    return flat[g]
