@@ -29,6 +29,7 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
     ``pbs`` (dask-jobqueue, settings from ``hpc/kllama-jobqueue.yaml``), or a scheduler address
     (``tcp://host:8786``) or scheduler file path.
     """
+    requested = workers  # for slurm/pbs: jobs; None = the configured maximum (not this node's CPU count)
     workers = workers or max(1, (os.cpu_count() or 2))
     if cluster == "local":
         lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -46,7 +47,7 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
     if cluster in ("slurm", "pbs"):
         from kllama.engine.jobqueue import open_jobqueue_client
 
-        with open_jobqueue_client(cluster, workers=workers, quiet=quiet, **options) as client:
+        with open_jobqueue_client(cluster, workers=requested, quiet=quiet, **options) as client:
             yield client
         return
     client = Client(scheduler_file=cluster) if os.path.exists(cluster) else Client(cluster)
