@@ -165,8 +165,8 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
                          ) -> Iterator[Any]:
     """A ``distributed.Client`` on a SLURM (``kind="slurm"``) or PBS (``"pbs"``) cluster of worker jobs.
 
-    ``workers`` caps the number of jobs (adaptive scaling between ``kllama.hpc.minimum-jobs`` and
-    ``maximum-jobs``). Options: ``config`` (path of the YAML file), ``minimum_jobs``, ``maximum_jobs``,
+    Adaptive scaling between ``kllama.hpc.minimum-jobs`` and ``maximum-jobs`` jobs; ``workers`` (``--workers``)
+    replaces ``maximum-jobs``. Options: ``config`` (path of the YAML file), ``minimum_jobs``, ``maximum_jobs``,
     ``startup_timeout`` (seconds); any other option is a dask-jobqueue setting (``queue="debug"``).
     """
     from distributed import Client
@@ -177,9 +177,7 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
     for key in ("minimum_jobs", "maximum_jobs", "startup_timeout"):
         if key in options:
             hpc[_canon(key)] = options.pop(key)
-    maximum = int(hpc["maximum-jobs"])
-    if workers:
-        maximum = min(maximum, int(workers)) if hpc["maximum-jobs"] else int(workers)
+    maximum = int(workers) if workers else int(hpc["maximum-jobs"])
     minimum = max(0, min(int(hpc["minimum-jobs"]), maximum))
     with jobqueue_config(kind, config):
         cluster = make_cluster(kind, config, options)
