@@ -137,6 +137,8 @@ def wikipedia_files(languages: list[str] | tuple[str, ...] | None = None, date: 
             name = safe_relpath(name)
             url = info.get("url") or f"/{wiki}/{d}/{name}"
             url = urllib.parse.urljoin(base + "/", url.lstrip("/"))
+            if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(base).netloc:
+                raise DownloadError(f"{wiki}/{d}/dumpstatus.json points {name} at another host: {url}")
             sums = {k: info[k] for k in ("sha1", "md5") if info.get(k)}
             mine.append(RemoteFile(url, f"wikipedia/{wiki}/{d}/{name}", size=info.get("size"), checksums=sums))
         files.extend(_limit(mine, limit))
