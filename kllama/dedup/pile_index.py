@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -317,6 +318,13 @@ def ensure_index(pile_dir: str, cache_dir: str | Path | None = None, settings: I
     fp = hashlib.sha256(json.dumps({"shards": _shards_fingerprint(shards), "settings": asdict(s),
                                     "probe": probe(s), "format": FORMAT_VERSION}).encode()).hexdigest()[:24]
     root = Path(cache_dir) if cache_dir else default_cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:  # read-only home (some CI/HPC setups): fall back to the temporary folder
+        if cache_dir:
+            raise
+        root = Path(tempfile.gettempdir()) / "kllama-pile-index"
+        root.mkdir(parents=True, exist_ok=True)
     target = root / fp
     if (target / "index.json").exists():
         return target

@@ -81,15 +81,17 @@ def test_cli_pile_index(tmp_path):
 
 def test_bad_pile_shards_are_counted_not_fatal(tmp_path):
     _write_pile(tmp_path / "pile" / "00.jsonl.zst", [("a good document " * 10, "Pile-CC")])
+    with open(tmp_path / "pile" / "00.jsonl.zst", "ab") as f:  # a second frame: a JSON line without text
+        f.write(zstandard.ZstdCompressor().compress(b'{"meta": {"pile_set_name": "ArXiv"}}\n'))
     raw = io.BytesIO()
     with zstandard.ZstdCompressor().stream_writer(raw, closefd=False) as w:
         for i in range(2000):
             w.write((json.dumps({"text": f"doc {i} " * 30}) + "\n").encode())
-        w.write(b'{"meta": {"pile_set_name": "ArXiv"}}\n')
     data = raw.getvalue()
     (tmp_path / "pile" / "01.jsonl.zst").write_bytes(data[: len(data) // 2])
     meta = build_index([str(tmp_path / "pile")], tmp_path / "idx")
-    assert meta["ledger"]["dropped"] == {"truncated_file": 1}
+    assert meta["ledger"]["dropped"] == {"truncated_file": 1, "missing_text": 1}
+    assert meta["ledger"]["docs_in"] == meta["docs"] + 2
     assert 1 < meta["docs"] < 2001
 
 
