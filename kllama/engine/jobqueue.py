@@ -178,16 +178,17 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
         if key in options:
             hpc[_canon(key)] = options.pop(key)
     maximum = int(workers) if workers else int(hpc["maximum-jobs"])
-    minimum = max(0, min(int(hpc["minimum-jobs"]), maximum))
+    maximum = max(1, maximum)
+    minimum = max(1, min(int(hpc["minimum-jobs"]), maximum))  # at least one job: the run waits for a worker
+    per_job = (((config.get("jobqueue") or {}).get(kind) or {}).get("processes")) or 1
     with jobqueue_config(kind, config):
         cluster = make_cluster(kind, config, options)
         try:
-            cluster.adapt(minimum_jobs=max(minimum, 1), maximum_jobs=max(maximum, 1), wait_count=10)
+            cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum, wait_count=10)
             client = Client(cluster)
             try:
                 if not quiet:
-                    print(f"kllama: {kind} cluster, {minimum}..{maximum} jobs of "
-                          f"{cluster._job_kwargs.get('processes') or 1} worker(s); "
+                    print(f"kllama: {kind} cluster, {minimum}..{maximum} jobs of {per_job} worker(s); "
                           f"dashboard {client.dashboard_link}", file=sys.stderr)
                 try:
                     client.wait_for_workers(1, timeout=float(hpc["startup-timeout"]))
