@@ -214,6 +214,9 @@ def part2(docs: list[str], workers_list: list[int]) -> list[tuple[str, float, st
             dt, cpu = time.perf_counter() - t0, _children_cpu() - c0
             rows.append((f"kllama tokenize RUN_DIR --workers {w} (CLI, all processes)", cpu,
                          f"{mb / cpu:.2f} MB/s per CPU-second; wall {dt:.1f} s = {mb / dt:.2f} MB/s"))
+            task_cpu = json.loads((d / f"v{w}.json").read_text())["task_cpu_seconds"]
+            rows.append((f"  of which shard tasks (read + tokenize + write), {w} workers", task_cpu,
+                         f"{mb / task_cpu:.2f} MB/s per CPU-second in the workers"))
         same = (d / "v1.bin").read_bytes() == (d / f"v{workers_list[-1]}.bin").read_bytes()
         rows.append((f"same bytes with 1 and {workers_list[-1]} workers", 0.0, str(same)))
     return rows

@@ -19,6 +19,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ def tokenize_shard(task: ShardTask) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     single_thread()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     tok = cached_tokenizer(task.tokenizer_path, task.split_digits)
     ledger = Ledger()
     sources: list[str] = []
@@ -199,6 +201,8 @@ def tokenize_shard(task: ShardTask) -> dict[str, Any]:
         per_source={k: dict(v) for k, v in per_source.items()},
         ledger=ledger.to_dict(),
         has_part=paths(task.part_prefix)[1].exists(),
+        cpu_s=time.process_time() - cpu0,
+        wall_s=time.perf_counter() - wall0,
     )
     return result
 
@@ -374,6 +378,8 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
         "dtype": str(np.dtype(dtype)), "eod": tok.eod_id, "docs": len(order), "tokens": total,
         "shards": len(shards), "per_source": {k: per_source[k] for k in sorted(per_source)},
         "ledger": ledger.to_dict(),
+        "task_cpu_seconds": round(sum(r["cpu_s"] for r in results), 3),
+        "task_wall_seconds": round(sum(r["wall_s"] for r in results), 3),
     }
     if ctx_len:
         sidecar["ctx_len"] = ctx_len
