@@ -23,6 +23,8 @@ The probability that a pair with Jaccard ``s`` becomes a candidate is ``1 - (1 -
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +40,18 @@ _GOLDEN = _U64(0x9E3779B97F4A7C15)
 #: Groups of documents sharing one band key larger than this are verified as a star around their first
 #: member (in keep order) instead of all pairs, so a huge cluster never costs k^2 comparisons.
 MAX_ALL_PAIRS = 64
+
+
+@lru_cache(maxsize=MAX_ALL_PAIRS + 1)
+def _pairs_small(m: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(m, 1)
+
+
+def _pairs(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs to verify in a group of ``m`` documents sharing a band key (all pairs, or a star)."""
+    if m <= MAX_ALL_PAIRS:
+        return _pairs_small(m)
+    return np.zeros(m - 1, dtype=np.int64), np.arange(1, m)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
@@ -230,12 +244,13 @@ class MinHashLSH(GlobalStep):
         card = keys.column("card").to_numpy()
         ai: list[np.ndarray] = []
         bi: list[np.ndarray] = []
-        for s, e in zip(starts[multi], ends[multi], strict=True):
+        size = ends - starts
+        twos = starts[size == 2]  # the common case, vectorized
+        ai.append(order[twos])
+        bi.append(order[twos + 1])
+        for s, e in zip(starts[size > 2], ends[size > 2], strict=True):
             m = e - s
-            if m <= MAX_ALL_PAIRS:
-                a, b = np.triu_indices(m, 1)
-            else:
-                a, b = np.zeros(m - 1, dtype=np.int64), np.arange(1, m)
+            a, b = _pairs(int(m))
             ai.append(order[s + a])
             bi.append(order[s + b])
         a_idx = np.concatenate(ai)
