@@ -228,3 +228,20 @@ def test_whole_run_template_in_one_allocation(kind, tmp_path, local_run):
     assert (out / "manifest.json").exists(), log[-3000:]
     assert shard_bytes(out) == shard_bytes(local_run)
     assert not list(out.glob(".dask-scheduler-*.json"))  # cleaned up
+
+
+@pytest.mark.slurm
+def test_no_worker_is_a_clear_error_not_a_hang(tmp_path):
+    """Jobs that the scheduler can never run (here: more memory than the node has) end in an error that shows
+    the queue and the job script, after ``startup-timeout``."""
+    require_slurm()
+    config = json.loads(write_config(tmp_path / "jq.yaml", f"kllama-t{os.getpid()}-big", tmp_path).read_text())
+    config["jobqueue"]["slurm"]["memory"] = "900TB"
+    config["kllama"]["hpc"]["startup-timeout"] = 4
+    (tmp_path / "jq.yaml").write_text(json.dumps(config))
+    t = time.time()
+    with pytest.raises(RuntimeError, match="no slurm worker started within 4") as err:
+        with jobqueue.open_jobqueue_client("slurm", workers=1, quiet=True, config=tmp_path / "jq.yaml"):
+            pass
+    assert time.time() - t < 60
+    assert "#SBATCH --mem=" in str(err.value)
