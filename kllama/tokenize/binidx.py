@@ -52,27 +52,38 @@ def exists(prefix: str | Path) -> bool:
     return b.exists() or i.exists()
 
 
-def write_index(path: str | Path, dtype: np.dtype, sizes: np.ndarray, doc_idx: np.ndarray,
-                pointers: np.ndarray | None = None) -> None:
-    """Write an ``.idx`` file; ``pointers`` default to the running byte offsets of ``sizes``."""
+def write_index(path: str | Path, dtype: np.dtype, sizes: np.ndarray, doc_idx: np.ndarray | None = None,
+                pointers: np.ndarray | None = None, *, chunk: int = 1 << 22) -> None:
+    """Write an ``.idx`` file. ``pointers`` default to the running byte offsets of ``sizes`` and ``doc_idx`` to
+    ``0..N`` (one item per document); both are then streamed in chunks, never held whole."""
     dtype = np.dtype(dtype)
-    sizes = np.ascontiguousarray(sizes, dtype="<i4")
-    if pointers is None:
-        pointers = np.zeros(len(sizes), dtype="<i8")
-        if len(sizes) > 1:
-            np.cumsum(sizes[:-1], dtype="<i8", out=pointers[1:])
-        pointers *= dtype.itemsize
-    pointers = np.ascontiguousarray(pointers, dtype="<i8")
-    doc_idx = np.ascontiguousarray(doc_idx, dtype="<i8")
+    n = len(sizes)
+    d = n + 1 if doc_idx is None else len(doc_idx)
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<Q", VERSION))
         f.write(struct.pack("<B", dtype_code(dtype)))
-        f.write(struct.pack("<Q", len(sizes)))
-        f.write(struct.pack("<Q", len(doc_idx)))
-        f.write(sizes.tobytes())
-        f.write(pointers.tobytes())
-        f.write(doc_idx.tobytes())
+        f.write(struct.pack("<Q", n))
+        f.write(struct.pack("<Q", d))
+        for a in range(0, n, chunk):
+            f.write(np.ascontiguousarray(sizes[a:a + chunk], dtype="<i4").tobytes())
+        if pointers is not None:
+            f.write(np.ascontiguousarray(pointers, dtype="<i8").tobytes())
+        else:
+            offset = 0
+            for a in range(0, n, chunk):
+                part = np.asarray(sizes[a:a + chunk], dtype=np.int64) * dtype.itemsize
+                ptr = np.empty(len(part), dtype="<i8")
+                ptr[0] = offset
+                np.cumsum(part[:-1], out=ptr[1:])
+                ptr[1:] += offset
+                offset += int(part.sum())
+                f.write(ptr.tobytes())
+        if doc_idx is not None:
+            f.write(np.ascontiguousarray(doc_idx, dtype="<i8").tobytes())
+        else:
+            for a in range(0, n + 1, chunk):
+                f.write(np.arange(a, min(a + chunk, n + 1), dtype="<i8").tobytes())
 
 
 class BinidxWriter:

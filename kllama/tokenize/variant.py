@@ -268,12 +268,12 @@ def write_permuted(results: list[dict[str, Any]], out_prefix: str | Path, dtype:
     shard_of = np.repeat(np.arange(len(results), dtype=np.int32), n_items)
     copies = np.concatenate([r["copies"].astype(np.int64) for r in results]) if results else empty64
     order = np.repeat(np.arange(len(sizes), dtype=np.int64), copies)
-    order = order[np.random.default_rng(seed).permutation(len(order))]
-    out_sizes = sizes[order]
+    np.random.default_rng(seed).shuffle(order)
+    out_sizes = sizes[order].astype(np.int32)
     bin_path, idx_path = paths(out_prefix)
     tmp_bin = bin_path.with_name(f".{bin_path.name}.tmp-{os.getpid()}")
     tmp_idx = idx_path.with_name(f".{idx_path.name}.tmp-{os.getpid()}")
-    cum = np.cumsum(out_sizes)
+    cum = np.cumsum(out_sizes, dtype=np.int64)
     try:
         with open(tmp_bin, "wb") as out:
             a = 0
@@ -293,7 +293,8 @@ def write_permuted(results: list[dict[str, Any]], out_prefix: str | Path, dtype:
                     buf[_ranges(dst0[sel], lengths[sel])] = tokens[_ranges(starts[g[sel]], lengths[sel])]
                 out.write(buf.astype(np.dtype(dtype).newbyteorder("<"), copy=False).tobytes())
                 a = b
-        write_index(tmp_idx, dtype, out_sizes, np.arange(len(order) + 1, dtype=np.int64))
+        del cum
+        write_index(tmp_idx, dtype, out_sizes)
         os.replace(tmp_bin, bin_path)
         os.replace(tmp_idx, idx_path)
     except BaseException:
@@ -342,6 +343,8 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
             results = []
         results = sorted(results, key=lambda r: r["index"])
         order, sizes = write_permuted(results, out_prefix, dtype, seed)
+        n_out = len(order)
+        del order
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
 
@@ -363,19 +366,19 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
             for k, v in counts.items():
                 agg[k] = agg.get(k, 0) + int(v)
     item_src_all = np.concatenate(item_src) if item_src else np.zeros(0, dtype=np.int64)
-    out_src = item_src_all[order]
-    out_sizes = sizes[order]
+    copies_all = (np.concatenate([r["copies"].astype(np.int64) for r in results]) if results
+                  else np.zeros(0, dtype=np.int64))
     for i, name in enumerate(src_names):
-        sel = out_src == i
+        sel = item_src_all == i
         agg = per_source.setdefault(name, {})
         agg["epochs"] = weights.get(name, DEFAULT_EPOCHS)
-        agg["docs"] = int(sel.sum())
-        agg["tokens"] = int(out_sizes[sel].sum())
-    total = int(out_sizes.sum())
+        agg["docs"] = int(copies_all[sel].sum())
+        agg["tokens"] = int((sizes[sel] * copies_all[sel]).sum())
+    total = int((sizes * copies_all).sum())
     sidecar: dict[str, Any] = {
         "variant": variant, "run_dir": str(run_dir.resolve()), "groups": list(spec.get("groups", [])),
         "seed": seed, "split_digits": split_digits, "tokenizer": str(tok.path), "tokenizer_sha256": tok.sha256,
-        "dtype": str(np.dtype(dtype)), "eod": tok.eod_id, "docs": len(order), "tokens": total,
+        "dtype": str(np.dtype(dtype)), "eod": tok.eod_id, "docs": n_out, "tokens": total,
         "shards": len(shards), "per_source": {k: per_source[k] for k in sorted(per_source)},
         "ledger": ledger.to_dict(),
         "task_cpu_seconds": round(sum(r["cpu_s"] for r in results), 3),
@@ -385,6 +388,6 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
         sidecar["ctx_len"] = ctx_len
         sidecar["magic_prime"] = magic_prime(total, ctx_len)
     atomic_write_text(out_prefix + ".json", json.dumps(sidecar, indent=1, sort_keys=True, default=str))
-    return VariantResult(prefix=out_prefix, tokens=total, docs=len(order), per_source=sidecar["per_source"],
+    return VariantResult(prefix=out_prefix, tokens=total, docs=n_out, per_source=sidecar["per_source"],
                          ledger=ledger, sidecar=sidecar)
 

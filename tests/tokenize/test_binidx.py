@@ -157,3 +157,15 @@ def test_empty_dataset_is_valid(tmp_path) -> None:
     r = BinidxReader(tmp_path / "e")
     assert len(r) == 0 and r.num_tokens == 0 and r.doc_idx.tolist() == [0]
     assert (tmp_path / "e.idx").stat().st_size == 34 + 8
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 10])
+def test_streamed_index_equals_whole_arrays(tmp_path, n: int) -> None:
+    from kllama.tokenize.binidx import write_index
+
+    sizes = np.arange(1, n + 1, dtype=np.int32)
+    write_index(tmp_path / "a.idx", np.int32, sizes, chunk=3)
+    pointers = np.concatenate([[0], np.cumsum(sizes)[:-1] * 4]) if n else np.zeros(0)
+    write_index(tmp_path / "b.idx", np.int32, sizes, np.arange(n + 1), pointers)
+    assert (tmp_path / "a.idx").read_bytes() == (tmp_path / "b.idx").read_bytes()
+    assert (tmp_path / "a.idx").stat().st_size == 34 + 12 * n + 8 * (n + 1)
