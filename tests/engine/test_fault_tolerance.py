@@ -89,7 +89,6 @@ def test_worker_killed_mid_stage(inputs, reference, tmp_path):
     stage = out / "stages" / "c4.00-read"
     with open_client("local", workers=2, quiet=True) as client:
         pids = client.run(os.getpid)
-        victim = sorted(pids.values())[0]
         seen: dict[str, int] = {}
 
         def killer() -> None:
@@ -97,8 +96,11 @@ def test_worker_killed_mid_stage(inputs, reference, tmp_path):
             while time.time() < deadline:
                 done = len(list(stage.glob("part-*.done.json"))) if stage.exists() else 0
                 if 1 <= done < N_FILES:
+                    # prefer a worker that is running a partition task right now
+                    busy = [addr for addr, keys in client.processing().items() if keys and addr in pids]
+                    victim = pids[sorted(busy)[0]] if busy else sorted(pids.values())[0]
                     os.kill(victim, signal.SIGKILL)
-                    seen["done_at_kill"] = done
+                    seen.update(done_at_kill=done, victim=victim, busy=bool(busy))
                     return
                 if done >= N_FILES:
                     return
@@ -111,7 +113,8 @@ def test_worker_killed_mid_stage(inputs, reference, tmp_path):
         after = client.run(os.getpid)
     assert "done_at_kill" in seen, "the read stage finished before a worker could be killed"
     assert seen["done_at_kill"] < N_FILES
-    assert victim not in after.values()  # the worker really died (its nanny started a new process)
+    assert seen["busy"], "no worker had a task when the stage was half done"
+    assert seen["victim"] not in after.values()  # the worker really died (its nanny started a new process)
     assert all(led.balanced for led in summary.stages.values())
     assert stored_bytes(out) == stored_bytes(reference)
 
