@@ -83,10 +83,14 @@ def test_dataset_card(report, run_dir):
     assert "| c4 | c4 |" in card and "ODC-BY" in card and "CommonCrawl Terms of Use" in card
     # filters with the thresholds the run used (from run.json's recipe)
     run = json.loads((run_dir / "run.json").read_text())
-    cc_steps = [s["step"] for s in run["settings"]["sources"]["commoncrawl"]["pipeline"]]
-    for step in cc_steps:
-        assert f"`{step}`" in card
-    assert "`pile_label`: " in card and "`min_bands=2`" in card
+    settings = run["settings"]
+    steps = [*settings["sources"]["commoncrawl"]["pipeline"], *settings.get("run", {}).get("post", [])]
+    assert steps
+    for spec in steps:
+        assert f"`{spec['step']}`" in card
+        for key, value in spec.items():
+            if key != "step":
+                assert f"`{key}={json.dumps(value)}`" in card, (spec, key)
     ledger = json.loads((run_dir / "ledger.json").read_text())
     c4_read = ledger["c4.00-read"]
     assert f"| c4.00-read | {c4_read['docs_in']} | {c4_read['docs_out']} |" in card
