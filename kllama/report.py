@@ -17,6 +17,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kllama import __version__
@@ -35,7 +37,10 @@ LICENCES = {
     "stackexchange": "CC BY-SA 2.5/3.0/4.0 by post date (attribution to the post and its author required)",
     "pile": "the Pile v1 components' own licences (used here only as a reference index)",
 }
-TOKENS_PER_BYTE_ESTIMATE = 1 / 4.2  # GPT-NeoX BPE on English prose; used only when nothing was tokenized
+TOKENS_PER_BYTE_ESTIMATE = 1 / 4.2
+#: perplexity histogram: log10 bins over [1, 10^5] (values outside go to the end bins)
+PPL_LOG10_RANGE = (0.0, 5.0)
+PPL_BINS = 50  # GPT-NeoX BPE on English prose; used only when nothing was tokenized
 
 
 # -- reading a run -------------------------------------------------------------------------------------------
@@ -67,22 +72,25 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         if isinstance(d, dict) and "per_source" in d and "tokens" in d and "variant" in d:
             tokenized.append(d)
     langs: Counter = Counter()
-    perplexity: dict[str, list[float]] = defaultdict(list)
+    perplexity: dict[str, np.ndarray] = {}
     for shard in manifest.get("shards", []):
         path = run_dir / shard["path"]
         if not path.exists():
             continue
-        names = pq.read_schema(path).names
-        cols = [c for c in ("lang", "perplexity") if c in names]
-        if not cols:
-            continue
-        t = pq.read_table(path, columns=cols)
-        if "lang" in cols:
-            langs.update(v if v else "(none)" for v in t.column("lang").to_pylist())
-        if "perplexity" in cols:
-            perplexity[shard["source"]].extend(v for v in t.column("perplexity").to_pylist() if v is not None)
+        pf = pq.ParquetFile(path)
+        cols = [c for c in ("lang", "perplexity") if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(columns=cols, batch_size=65536) if cols else []:
+            if "lang" in cols:
+                for item in pc.value_counts(batch.column("lang")).to_pylist():
+                    langs[item["values"] or "(none)"] += item["counts"]
+            if "perplexity" in cols:
+                vals = batch.column("perplexity").drop_null().to_numpy(zero_copy_only=False)
+                vals = np.log10(np.clip(vals[vals > 0], 10 ** PPL_LOG10_RANGE[0], 10 ** PPL_LOG10_RANGE[1]))
+                counts, _ = np.histogram(vals, bins=PPL_BINS, range=PPL_LOG10_RANGE)
+                perplexity[shard["source"]] = perplexity.get(shard["source"], 0) + counts
     return {"run_dir": str(run_dir), "manifest": manifest, "ledger": ledger, "run": run_info,
-            "tokenized": tokenized, "langs": langs, "perplexity": dict(perplexity)}
+            "tokenized": tokenized, "langs": langs,
+            "perplexity": {src: [int(c) for c in counts] for src, counts in perplexity.items() if counts.sum()}}
 
 
 # -- SVG -----------------------------------------------------------------------------------------------------
@@ -169,11 +177,18 @@ def _legend_layout(names: list[str], left: int, width: int) -> list[tuple[str, i
     return out
 
 
-def histogram(title: str, values: list[float] | dict[str, int], *, bins: int = 30, log_x: bool = False,
-              width: int = 720, height: int = 260, xlabel: str = "") -> str:
-    """Vertical bars: a histogram of ``values`` (numbers), or counts per label (a dict, largest first)."""
+def histogram(title: str, values: list[float] | dict[str, int] | list[tuple[str, int]], *, bins: int = 30,
+              log_x: bool = False, width: int = 720, height: int = 260, xlabel: str = "") -> str:
+    """Vertical bars: a histogram of ``values`` (numbers), counts per label (a dict, largest first), or
+    pre-binned ``(label, count)`` pairs (kept in order)."""
     esc = html.escape
-    if isinstance(values, dict):
+    if values and isinstance(values, list) and isinstance(values[0], tuple):
+        labels = [lab for lab, _ in values]
+        counts = [c for _, c in values]
+        if not any(counts):
+            return _empty(title)
+        ticks = [lab if i % max(1, len(labels) // 8) == 0 else "" for i, lab in enumerate(labels)]
+    elif isinstance(values, dict):
         items = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:40]
         labels = [k for k, _ in items]
         counts = [v for _, v in items]
@@ -345,9 +360,11 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Languages and perplexity</h2>")
     parts.append(histogram("Documents per language (shard column lang)", dict(data["langs"])))
     if data["perplexity"]:
-        for src, vals in sorted(data["perplexity"].items()):
-            parts.append(histogram(f"Perplexity of {src} documents (cc_net KenLM, log scale)", vals, log_x=True,
-                                   xlabel="perplexity"))
+        step = (PPL_LOG10_RANGE[1] - PPL_LOG10_RANGE[0]) / PPL_BINS
+        labels = [f"{10 ** (PPL_LOG10_RANGE[0] + i * step):.3g}" for i in range(PPL_BINS)]
+        for src, counts in sorted(data["perplexity"].items()):
+            parts.append(histogram(f"Perplexity of {src} documents (cc_net KenLM, log scale)",
+                                   list(zip(labels, counts, strict=True)), xlabel="perplexity (bin start)"))
     else:
         parts.append(_empty("Perplexity histogram (no shard has a perplexity column)"))
 
