@@ -37,10 +37,10 @@ LICENCES = {
     "stackexchange": "CC BY-SA 2.5/3.0/4.0 by post date (attribution to the post and its author required)",
     "pile": "the Pile v1 components' own licences (used here only as a reference index)",
 }
-TOKENS_PER_BYTE_ESTIMATE = 1 / 4.2
+TOKENS_PER_BYTE_ESTIMATE = 1 / 4.2  # GPT-NeoX BPE on English prose; used only when nothing was tokenized
 #: perplexity histogram: log10 bins over [1, 10^5] (values outside go to the end bins)
 PPL_LOG10_RANGE = (0.0, 5.0)
-PPL_BINS = 50  # GPT-NeoX BPE on English prose; used only when nothing was tokenized
+PPL_BINS = 50
 
 
 # -- reading a run -------------------------------------------------------------------------------------------
