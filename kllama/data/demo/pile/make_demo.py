@@ -28,6 +28,9 @@ PLAN = {
     "stackexchange": ("StackExchange", 1, 1),
     "arxiv": ("ArXiv", 1, 0),
     "github": ("Github", 1, 0),
+    # G2 extras: their copies land in the extra-pile-overlap group
+    "maths": ("DM Mathematics", 1, 0),
+    "dialogue": ("Ubuntu IRC", 1, 0),
 }
 
 
@@ -71,8 +74,10 @@ def records() -> list[dict]:
     for name, (set_name, n_exact, n_near) in PLAN.items():
         if name not in recipe.sources:
             continue
-        docs = [d for d in source_docs(recipe, name) if len(d.text.split()) >= 60]
-        picked = docs[::3][: n_exact + n_near]
+        docs = source_docs(recipe, name)
+        long = [d for d in docs if len(d.text.split()) >= 60]
+        pool = long if len(long) >= 3 * (n_exact + n_near) else docs
+        picked = pool[::3][: n_exact + n_near]
         for k, d in enumerate(picked):
             text = d.text if k < n_exact else near_copy(d.text)
             out.append({"text": text, "meta": {"pile_set_name": set_name}})
