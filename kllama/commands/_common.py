@@ -10,7 +10,15 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (local) or jobs (slurm/pbs)")
     p.add_argument("--cluster", default="local",
                    help="local (default), slurm, pbs, a scheduler address tcp://HOST:PORT or a scheduler file")
+    p.add_argument("--jobqueue-config", default=None, metavar="YAML",
+                   help="dask-jobqueue settings for --cluster slurm|pbs (default: $KLLAMA_JOBQUEUE_CONFIG, "
+                        "else hpc/kllama-jobqueue.yaml)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def cluster_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Extra keyword arguments for ``open_client`` from the command line."""
+    return {"config": args.jobqueue_config} if getattr(args, "jobqueue_config", None) else {}
 
 
 def summary_table(summary: Any) -> str:

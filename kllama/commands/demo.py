@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, summary_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     recipe = load_recipe("demo")
-    with open_client(args.cluster, args.workers) as client:
+    with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
         summary = run_recipe(recipe, out, client, progress=not args.no_progress)
     print(summary_table(summary))
     for variant in sorted(summary.manifest["variants"]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, summary_table
 
 
 def parse_inputs(values: list[str]) -> dict[str, list[str]]:
@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     from kllama.pipeline import run_recipe
 
     recipe = load_recipe(args.recipe, parse_inputs(args.input))
-    with open_client(args.cluster, args.workers) as client:
+    with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
         summary = run_recipe(recipe, Path(args.output), client, progress=not args.no_progress)
     print(summary_table(summary))
     print(f"manifest: {Path(args.output) / 'manifest.json'}")
