@@ -49,6 +49,12 @@ def _rotr(x: np.ndarray, r: int) -> np.ndarray:
     return (x >> np.uint64(r)) | (x << np.uint64(64 - r))
 
 
+def _aggregate(table: pa.Table, keys: list[str], column: str, fn: str, name: str) -> pa.Table:
+    """``keys`` + one aggregate column called ``name``, whatever column order this pyarrow version returns."""
+    agg = table.group_by(keys).aggregate([(column, fn)])
+    return agg.select([*keys, f"{column}_{fn}"]).rename_columns([*keys, name])
+
+
 @register
 class PileLabel(GlobalStep):
     """Sets the Pile-overlap shard groups; see the module docstring.
@@ -114,7 +120,7 @@ class PileLabel(GlobalStep):
             q = pa.table({"h1": pa.array(key[ex], pa.uint64()), "h2": keys.column("key2").filter(pa.array(ex)),
                           "part": pa.array(part[ex], pa.int32()), "row": pa.array(row[ex], pa.int64())})
             for hit in self.index.iter_matches("exact", "h1", key[ex], prefixes):
-                hit = hit.group_by(["h1", "h2"]).aggregate([("set", "min")]).rename_columns(["h1", "h2", "set"])
+                hit = _aggregate(hit, ["h1", "h2"], "set", "min", "set")
                 j = q.join(hit, keys=["h1", "h2"], join_type="inner")
                 if j.num_rows:
                     out.append(pa.table({"part": j.column("part"), "row": j.column("row"),
@@ -147,10 +153,9 @@ class PileLabel(GlobalStep):
         if decisions.num_rows == 0 or "kind" not in decisions.column_names:
             return _LABEL_SCHEMA.empty_table()
         ex = decisions.filter(pc.equal(decisions.column("kind"), _KIND_EXACT))
-        exact = ex.group_by(["part", "row"]).aggregate([("set", "min")]).rename_columns(["part", "row", "set"])
+        exact = _aggregate(ex, ["part", "row"], "set", "min", "set")
         bd = decisions.filter(pc.equal(decisions.column("kind"), _KIND_BAND))
-        counts = bd.group_by(["part", "row", "doc", "set"]).aggregate([("kind", "count")])
-        counts = counts.rename_columns(["part", "row", "doc", "set", "n"])
+        counts = _aggregate(bd, ["part", "row", "doc", "set"], "kind", "count", "n")
         counts = counts.filter(pc.greater_equal(counts.column("n"), self.min_bands))
         counts = counts.sort_by([("part", "ascending"), ("row", "ascending"), ("n", "descending"),
                                  ("doc", "ascending")])
