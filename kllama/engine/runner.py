@@ -74,7 +74,7 @@ class StageRunner:
                 m = marker_valid(t, self.verify)
                 m["skipped"] = True
                 results[i] = m
-        if results and self.progress:
+        if results:
             print(f"kllama: {label}: {len(results)}/{len(tasks)} partitions already complete, skipped",
                   file=sys.stderr)
         if todo:
