@@ -92,18 +92,26 @@ def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[bytes | _Malforme
         at = 0
         return True
 
+    resync = False  # just after a bad member: the bytes up to the next member belong to it
     while True:
         if at >= len(buf) and not fill():
             return
         start = buf.find(GZIP_MAGIC, at)
-        while start < 0 and fill():
+        junk = False
+        while start < 0:  # scan on without keeping what was scanned (the magic may straddle blocks)
+            keep_from = max(at, len(buf) - len(GZIP_MAGIC) + 1)
+            junk = junk or bool(buf[at:keep_from].strip(b"\x00"))
+            at = keep_from
+            if not fill():
+                break
             start = buf.find(GZIP_MAGIC, at)
         if start < 0:
-            if buf[at:].strip(b"\x00"):
+            if not resync and (junk or buf[at:].strip(b"\x00")):
                 yield _Malformed("data that is not a gzip member")
             return
-        if buf[at:start].strip(b"\x00"):
+        if not resync and (junk or buf[at:start].strip(b"\x00")):
             yield _Malformed("data between gzip members")
+        resync = False
         at = start
         d = zlib.decompressobj(31)
         out: list[bytes] = []
@@ -136,12 +144,8 @@ def iter_gzip_members(f: BinaryIO, max_bytes: int) -> Iterator[bytes | _Malforme
                 break
         if error is not None:
             yield _Malformed(error)
-            nxt = buf.find(GZIP_MAGIC, at + 1)
-            while nxt < 0 and fill():
-                nxt = buf.find(GZIP_MAGIC, at + 1)
-            if nxt < 0:
-                return
-            at = nxt
+            at += 1
+            resync = True
             continue
         at = pos - len(d.unused_data)
         if too_big:
