@@ -217,3 +217,23 @@ def test_warc_files_and_garbage_are_counted_not_fatal(tmp_path):
     (tmp_path / "e.wet").write_bytes(b"")
     assert _read(tmp_path / "g.wet.gz")[1].dropped == {"malformed_record": 1}
     assert _read(tmp_path / "e.wet")[1].dropped == {}
+
+
+def test_gzip_member_resync_counts_one_drop_per_bad_stretch():
+    import io
+    import random
+
+    from kllama.sources.commoncrawl import _Malformed, iter_gzip_members
+
+    def run(data):
+        return [m.reason if isinstance(m, _Malformed) else len(m) for m in iter_gzip_members(io.BytesIO(data), 1 << 20)]
+
+    a, b = gzip.compress(b"x" * 100), gzip.compress(b"y" * 50)
+    assert run(a + b) == [100, 50]
+    assert run(b"junk" + a + b"\0\0\0" + b) == ["malformed_record", 100, 50]  # zero padding is not junk
+    assert run(a + b"junk" + b) == [100, "malformed_record", 50]
+    assert run(a + b + b"trailing") == [100, 50, "malformed_record"]
+    assert run(a[:-5] + b) == ["malformed_record", 50]
+    assert run(a + b[:-3]) == [100, "malformed_record"]
+    junk = random.Random(1).randbytes(3 << 20).replace(b"\x1f\x8b", b"zz")  # spans several read blocks
+    assert run(junk + a) == ["malformed_record", 100]
