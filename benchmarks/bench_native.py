@@ -34,8 +34,8 @@ import pyarrow as pa  # noqa: E402
 
 from kllama import native  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import native_reference as ref  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import native_reference as ref  # noqa: E402
 
 WORDS = (
     "the of and to a in is that for it as was with be by on not he I this are or his from at which but have an they"

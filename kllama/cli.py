@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError, FileExistsError) as exc:
+    except (FileNotFoundError, ValueError, KeyError, FileExistsError, RuntimeError) as exc:
         print(f"kllama {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -18,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kllama import native
+from tests import native_reference as ref  # never put tests/ itself on sys.path: tests/tokenize would shadow
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import native_reference as ref  # noqa: E402
+#                                            the stdlib module in every Dask worker process
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -35,6 +35,13 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
         lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                           dashboard_address=_free_dashboard_address(), memory_limit=options.get("memory_limit", "auto"))
         client = Client(lc)
+        try:
+            client.wait_for_workers(workers, timeout=options.get("startup_timeout", 180))
+        except TimeoutError as exc:
+            client.close()
+            lc.close()
+            raise RuntimeError("the local Dask workers did not start within the startup timeout; see the "
+                               "worker errors above") from exc
         if not quiet:
             print(f"kllama: local Dask cluster with {workers} workers; dashboard {client.dashboard_link}",
                   file=sys.stderr)
