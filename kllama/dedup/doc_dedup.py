@@ -15,11 +15,10 @@ import re
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kllama.dedup.ccnet_lines import _normalized_lines
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep, register
+from kllama.dedup.exact import ExactDedup
+from kllama.steps import register
 
 _DIGITS = re.compile(r"\D")
 
@@ -44,45 +43,19 @@ def _timestamp(meta_json: str | None) -> int:
 
 
 @register
-class CCNetDocDedup(GlobalStep):
+class CCNetDocDedup(ExactDedup):
     """Cross-snapshot document dedup (see the module docstring). Drop reason: ``doc_dedup``."""
 
     name = "ccnet_doc_dedup"
+    reason = "doc_dedup"
 
     def __init__(self, num_buckets: int = 16) -> None:
-        self.num_buckets = int(num_buckets)
+        super().__init__(num_buckets=num_buckets)
 
-    def emit_keys(self, table: pa.Table) -> pa.Table:
-        texts = table.column("text").to_pylist()
-        metas = table.column("meta").to_pylist() if "meta" in table.column_names else [None] * len(texts)
-        ids = table.column("id").to_pylist()
-        h = [normalized_text_hash(t) for t in texts]
-        return pa.table({
-            "key": pa.array([a for a, _ in h], pa.uint64()),
-            "key2": pa.array([b for _, b in h], pa.uint64()),
-            "ts": pa.array([_timestamp(m) for m in metas], pa.int64()),
-            "id": pa.array(ids, pa.string()),
-            "row": pa.array(np.arange(len(texts), dtype=np.int64)),
-        })
+    def text_hashes(self, table: pa.Table) -> np.ndarray:
+        h = [normalized_text_hash(t) for t in table.column("text").to_pylist()]
+        return np.array(h, dtype=np.uint64).reshape(len(h), 2)
 
-    def resolve(self, keys: pa.Table) -> pa.Table:
-        empty = pa.table({"part": pa.array([], pa.int32()), "row": pa.array([], pa.int64())})
-        if keys.num_rows == 0:
-            return empty
-        keys = keys.sort_by([("key", "ascending"), ("key2", "ascending"), ("ts", "ascending"),
-                             ("id", "ascending")])
-        k1 = keys.column("key").to_numpy()
-        k2 = keys.column("key2").to_numpy()
-        later = np.zeros(len(k1), dtype=bool)
-        later[1:] = (k1[1:] == k1[:-1]) & (k2[1:] == k2[:-1])
-        idx = pa.array(np.flatnonzero(later))
-        return pa.table({"part": keys.column("part").take(idx), "row": keys.column("row").take(idx)})
-
-    def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
-        if decisions.num_rows == 0:
-            return table
-        drop = np.zeros(table.num_rows, dtype=bool)
-        drop[decisions.column("row").to_numpy()] = True
-        lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
-        ledger.drop("doc_dedup", int(drop.sum()), int(lengths[drop].sum()))
-        return table.filter(pa.array(~drop))
+    def rank_columns(self, table: pa.Table) -> dict[str, pa.Array]:
+        metas = table.column("meta").to_pylist() if "meta" in table.column_names else [None] * table.num_rows
+        return {"ts": pa.array([_timestamp(m) for m in metas], pa.int64())}

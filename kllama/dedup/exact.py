@@ -16,30 +16,53 @@ def _normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+def drop_rows(table: pa.Table, rows: pa.Array | pa.ChunkedArray, ledger: Ledger, reason: str) -> pa.Table:
+    """``table`` without the row numbers ``rows``, counted in ``ledger`` as drops for ``reason``."""
+    if len(rows) == 0:
+        return table
+    drop = np.zeros(table.num_rows, dtype=bool)
+    drop[np.asarray(rows)] = True
+    lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+    ledger.drop(reason, int(drop.sum()), int(lengths[drop].sum()))
+    return table.filter(pa.array(~drop))
+
+
 @register
 class ExactDedup(GlobalStep):
-    """Drop every document whose text equals (by 128-bit hash; XXH-based, see ``kllama.native``) that of a
-    document with a smaller id. With ``normalize=True`` texts are compared after NFC and whitespace collapsing.
-    Drop reason: ``exact_duplicate``.
+    """Drop every document whose text equals (by XXH3-128 of its UTF-8, see ``kllama.native``) that of a
+    document ranked before it: by ``rank_columns`` (none here), then the smallest id. With ``normalize=True``
+    texts are compared after NFC and whitespace collapsing. Drop reason: ``exact_duplicate``.
+
+    Subclasses change what is hashed (``text_hashes``) and the keep order (``rank_columns``).
     """
 
     name = "exact_dedup"
+    reason = "exact_duplicate"
 
     def __init__(self, normalize: bool = False, num_buckets: int = 16) -> None:
         self.normalize = normalize
-        self.num_buckets = num_buckets
+        self.num_buckets = int(num_buckets)
 
-    def emit_keys(self, table: pa.Table) -> pa.Table:
+    def text_hashes(self, table: pa.Table) -> np.ndarray:
+        """``uint64[n, 2]`` key of each row's text."""
         from kllama import native
 
         texts = table.column("text")
         if self.normalize:
             texts = pa.array([_normalize(t) for t in texts.to_pylist()], pa.large_string())
-        h = native.hash128(texts) if len(texts) else np.zeros((0, 2), dtype=np.uint64)
+        return native.hash128(texts) if len(texts) else np.zeros((0, 2), dtype=np.uint64)
+
+    def rank_columns(self, table: pa.Table) -> dict[str, pa.Array]:
+        """Sort keys (ascending) that decide which copy is kept, before the id."""
+        return {}
+
+    def emit_keys(self, table: pa.Table) -> pa.Table:
+        h = self.text_hashes(table)
         return pa.table({
             "key": pa.array(h[:, 0], pa.uint64()),
             "key2": pa.array(h[:, 1], pa.uint64()),
             "row": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+            **self.rank_columns(table),
             "id": table.column("id"),
         })
 
@@ -48,7 +71,8 @@ class ExactDedup(GlobalStep):
                           "dup_of": pa.array([], pa.string())})
         if keys.num_rows == 0:
             return empty
-        keys = keys.sort_by([("key", "ascending"), ("key2", "ascending"), ("id", "ascending")])
+        rank = [c for c in keys.column_names if c not in ("key", "key2", "row", "id", "part")]
+        keys = keys.sort_by([(c, "ascending") for c in ("key", "key2", *rank, "id")])
         k1 = keys.column("key").to_numpy()
         k2 = keys.column("key2").to_numpy()
         same = np.zeros(len(k1), dtype=bool)
@@ -65,10 +89,4 @@ class ExactDedup(GlobalStep):
         })
 
     def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
-        if decisions.num_rows == 0:
-            return table
-        drop = np.zeros(table.num_rows, dtype=bool)
-        drop[decisions.column("row").to_numpy()] = True
-        lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
-        ledger.drop("exact_duplicate", int(drop.sum()), int(lengths[drop].sum()))
-        return table.filter(pa.array(~drop))
+        return drop_rows(table, decisions.column("row"), ledger, self.reason)

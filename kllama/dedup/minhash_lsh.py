@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kllama.dedup.exact import drop_rows
 from kllama.engine.ledger import Ledger
 from kllama.steps import GlobalStep, register
 
@@ -290,14 +291,9 @@ class MinHashLSH(GlobalStep):
 
     # -- apply ------------------------------------------------------------------------------------
     def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
-        if decisions.num_rows == 0:
-            return table
-        drop = np.zeros(table.num_rows, dtype=bool)
-        drop[decisions.column("row").to_numpy()] = True
-        lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
-        ledger.drop(self.reason, int(drop.sum()), int(lengths[drop].sum()))
-        ledger.count(f"{self.name}:clusters_touched", len(set(decisions.column("cluster").to_pylist())))
-        return table.filter(pa.array(~drop))
+        if decisions.num_rows:
+            ledger.count(f"{self.name}:clusters_touched", len(set(decisions.column("cluster").to_pylist())))
+        return drop_rows(table, decisions.column("row"), ledger, self.reason)
 
 
 def components_and_keep(edges: pa.Table) -> pa.Table:
