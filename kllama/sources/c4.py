@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
-import zlib
 from collections.abc import Iterator
 
 from kllama.document import Document, make_id
 from kllama.engine.ledger import Ledger
+from kllama.sources.jsonlines import iter_text_records, open_decompressed
 from kllama.steps import Source, register
 
 #: A JSON line longer than this is dropped as ``line_too_long`` (C4 pages are far below it).
@@ -44,63 +42,11 @@ class C4Source(Source):
         return [f for f in files if f"c4-{other}." not in os.path.basename(f)]
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
-        opener = gzip.open if path.endswith(".gz") else open
         base = os.path.basename(path)
-        with opener(path, "rb") as f:
-            line_no = 0
-            while True:
-                try:
-                    line = f.readline(self.max_line_bytes + 1)
-                except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-                    ledger.drop("truncated_file")
-                    ledger.count(f"truncated_file:{type(exc).__name__}")
-                    return
-                if not line:
-                    return
-                line_no += 1
-                if len(line) > self.max_line_bytes and not line.endswith(b"\n"):
-                    ledger.drop("line_too_long", 1, len(line))
-                    _skip_rest_of_line(f, ledger)
-                    continue
-                doc = self._parse(line, base, line_no, ledger)
-                if doc is not None:
-                    yield doc
-
-    def _parse(self, line: bytes, base: str, line_no: int, ledger: Ledger) -> Document | None:
-        if not line.strip():
-            return None  # blank line: not a record
-        try:
-            s = line.decode("utf-8")
-        except UnicodeDecodeError:
-            ledger.drop("invalid_utf8", 1, len(line))
-            return None
-        try:
-            rec = json.loads(s)
-        except json.JSONDecodeError:
-            ledger.drop("invalid_json", 1, len(line))
-            return None
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            ledger.drop("missing_text", 1, len(line))
-            return None
-        text = rec["text"]
-        if not text.strip():
-            ledger.drop("empty_text", 1, len(line))
-            return None
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:  # JSON escapes can smuggle lone surrogates in
-            ledger.drop("invalid_utf8", 1, len(line))
-            return None
-        url = rec.get("url") if isinstance(rec.get("url"), str) else None
-        meta = {"timestamp": rec.get("timestamp"), "file": base, "line": line_no}
-        return Document(id=make_id("c4", f"{base}:{line_no}"), text=text, source="c4", url=url, lang="en", meta=meta)
-
-
-def _skip_rest_of_line(f, ledger: Ledger) -> None:
-    while True:
-        try:
-            chunk = f.readline(1 << 20)
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
-            return
-        if not chunk or chunk.endswith(b"\n"):
-            return
+        with open(path, "rb") as raw:
+            stream = open_decompressed(raw, path)
+            for line_no, text, rec in iter_text_records(stream, ledger, self.max_line_bytes):
+                url = rec.get("url") if isinstance(rec.get("url"), str) else None
+                meta = {"timestamp": rec.get("timestamp"), "file": base, "line": line_no}
+                yield Document(id=make_id("c4", f"{base}:{line_no}"), text=text, source="c4", url=url, lang="en",
+                               meta=meta)
