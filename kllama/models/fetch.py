@@ -4,20 +4,20 @@
 * ``{lang}.sp.model`` and ``{lang}.arpa.bin`` -- cc_net's per-language SentencePiece and KenLM models,
   trained on Wikipedia (cc_net's ``Makefile``: ``dl_lm``).
 
-A download goes to ``NAME.part``; a rerun asks the server for the rest with ``Range: bytes=N-`` (a server
-that ignores it and answers 200 restarts the file). The finished file must have the size the server announced
-(and the registry's size or sha256 when known, or ``--sha256``); otherwise it is deleted and an error raised.
+Downloads use kllama's one resumable fetch (``kllama.download.http.fetch_url``): ``NAME.part`` is resumed with
+``Range: bytes=N-`` (a server that ignores it restarts the file), failures are retried with backoff, and the
+finished file must have the size the server announced (and the registry's size or sha256 when known, or
+``--sha256``); otherwise it is deleted and an error raised.
 ``$KLLAMA_MODELS_URL`` (or ``base_url``) replaces the public hosts with a mirror that has the same file names.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from kllama.download.http import DownloadError, fetch_url, file_digests
 
 FASTTEXT_BASE = "https://dl.fbaipublicfiles.com/fasttext/supervised-models"
 CCNET_LM_BASE = "http://dl.fbaipublicfiles.com/cc_net/lm"
@@ -42,73 +42,27 @@ def registry(languages: list[str] | tuple[str, ...] = ("en",)) -> list[ModelFile
     return files
 
 
-class FetchError(RuntimeError):
-    """A download that failed its size or checksum check."""
+class FetchError(DownloadError):
+    """A model download that failed (after its retries) or failed its size or checksum check."""
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+    return file_digests(path, ["sha256"])["sha256"]
 
 
 def fetch(model: ModelFile, dest_dir: str | os.PathLike, base_url: str | None = None,
-          sha256: str | None = None, timeout: float = 60.0, chunk: int = 1 << 20) -> Path:
-    """Download ``model`` into ``dest_dir`` (resuming a ``.part`` file); returns the final path."""
+          sha256: str | None = None, timeout: float = 60.0, chunk: int = 1 << 20, retries: int = 5) -> Path:
+    """Download ``model`` into ``dest_dir`` with the shared resumable fetch (``kllama.download.http``):
+    a ``.part`` file resumed with HTTP Range, retries with backoff, size and sha256 checked; returns the path."""
     dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / model.name
     want_sha = sha256 or model.sha256
-    if final.exists():
-        if (model.size is None or final.stat().st_size == model.size) and (
-                want_sha is None or _sha256(final) == want_sha):
-            return final
-        final.unlink()
     base = base_url or os.environ.get("KLLAMA_MODELS_URL")
     url = f"{base.rstrip('/')}/{model.name}" if base else model.url
-    part = dest_dir / f"{model.name}.part"
-    have = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "kllama"})
-    if have:
-        req.add_header("Range", f"bytes={have}-")
     try:
-        resp = urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - fixed registry or user mirror
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # the .part is already complete (or longer than the file)
-            resp = None
-        else:
-            raise
-    total: int | None = None
-    if resp is not None:
-        with resp:
-            if have and resp.status == 206:
-                crange = resp.headers.get("Content-Range", "")
-                if not crange.startswith(f"bytes {have}-"):
-                    raise FetchError(f"{url}: server resumed at the wrong offset ({crange!r})")
-                if "/" in crange and crange.rsplit("/", 1)[1].isdigit():
-                    total = int(crange.rsplit("/", 1)[1])
-                mode = "ab"
-            else:
-                have, mode = 0, "wb"
-                length = resp.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-            with open(part, mode) as f:
-                while block := resp.read(chunk):
-                    f.write(block)
-    size = part.stat().st_size
-    for expected, what in ((total, "announced by the server"), (model.size, "in the registry")):
-        if expected is not None and size != expected:
-            if size > expected:
-                part.unlink()
-            raise FetchError(f"{model.name}: {size} bytes, but {expected} {what}"
-                             + ("; rerun to resume" if size < expected else ""))
-    if want_sha is not None:
-        got = _sha256(part)
-        if got != want_sha:
-            part.unlink()
-            raise FetchError(f"{model.name}: sha256 {got} != expected {want_sha}; the download was deleted")
-    os.replace(part, final)
+        final = fetch_url(url, dest_dir / model.name, size=model.size,
+                          checksums={"sha256": want_sha} if want_sha else None, retries=retries,
+                          timeout=timeout, chunk=chunk)
+    except DownloadError as exc:
+        raise FetchError(f"{model.name}: {exc}") from exc
     (dest_dir / f"{model.name}.sha256").write_text(f"{_sha256(final)}  {model.name}\n")
     return final

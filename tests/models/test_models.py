@@ -124,8 +124,8 @@ def test_fetch_resumes_with_range_and_checks_sha256(tmp_path, server):
 def test_fetch_interrupted_then_resumed(tmp_path, server):
     model = ModelFile("m.bin", f"{server}/m.bin")
     _Handler.cut_after = 30000
-    with pytest.raises((FetchError, OSError)):
-        fetch(model, tmp_path, timeout=10)
+    with pytest.raises(FetchError):
+        fetch(model, tmp_path, timeout=10, retries=0)
     assert 0 < (tmp_path / "m.bin.part").stat().st_size <= 30000
     _Handler.cut_after = None
     assert fetch(model, tmp_path, timeout=10).read_bytes() == PAYLOAD
@@ -142,7 +142,7 @@ def test_fetch_bad_checksum_deletes_the_download(tmp_path, server):
     with pytest.raises(FetchError, match="sha256"):
         fetch(ModelFile("m.bin", f"{server}/m.bin"), tmp_path, sha256="0" * 64, timeout=10)
     assert not (tmp_path / "m.bin").exists() and not (tmp_path / "m.bin.part").exists()
-    with pytest.raises(FetchError, match="registry"):
+    with pytest.raises(FetchError, match="expected 5"):
         fetch(ModelFile("m.bin", f"{server}/m.bin", size=5), tmp_path, timeout=10)
 
 
