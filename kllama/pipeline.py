@@ -74,7 +74,8 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
             if kind == "global":
                 res = runner.global_stage(f"{name}.{k:02d}-{specs[0]['step']}", outputs, specs[0])
             else:
-                res = runner.map_stage(f"{name}.{k:02d}-{specs[0]['step']}", outputs, specs)
+                steps = "+".join(dict.fromkeys(spec["step"] for spec in specs))
+                res = runner.map_stage(f"{name}.{k:02d}-{steps}", outputs, specs)
             summary.stages[res.name] = res.ledger
             outputs = res.outputs
         summary.shards.extend(runner.shard_stage(f"{name}.99-shards", name, outputs))
