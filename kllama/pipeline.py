@@ -58,7 +58,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
     """Run every source of ``recipe`` into ``run_dir`` on ``client``; resumes a partial run in place."""
     run_dir = Path(run_dir)
     _check_run_dir(run_dir, recipe)
-    runner = StageRunner(client, run_dir, progress=progress)
+    runner = StageRunner(client, run_dir, progress=progress, batch_docs=recipe.run.get("batch_docs", 4096))
     summary = RunSummary(run_dir=run_dir)
     post = list(recipe.run.get("post", []))
     for name in sorted(recipe.sources):

@@ -12,6 +12,7 @@ import json
 import os
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +43,8 @@ class PartitionTask:
     steps: list[dict[str, Any]] = field(default_factory=list)
     group: str = "core"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: documents per batch: steps run on, and Parquet is read and written in, batches of this size
+    batch_docs: int = 4096
 
     @property
     def output(self) -> Path:
@@ -98,14 +101,77 @@ def write_table_atomic(table: pa.Table | list[pa.Table], path: Path) -> str:
     return digest
 
 
-def _finish(task: PartitionTask, table: pa.Table | list[pa.Table] | None, ledger: Ledger,
+class PartitionWriter:
+    """Streams tables into one Parquet file at a temporary name; ``close`` fsyncs, renames and returns the
+    sha256. Memory stays bounded by one batch, whatever the partition's size."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.rows = 0
+        self.nbytes = 0
+        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex}")
+        self._writer: pq.ParquetWriter | None = None
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression=PARQUET_OPTIONS["compression"],
+                                            compression_level=PARQUET_OPTIONS["compression_level"])
+        return self._writer
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._open().write_table(conform(table, self.schema), row_group_size=PARQUET_OPTIONS["row_group_size"])
+            self.rows += table.num_rows
+
+    def close(self) -> str:
+        if self._writer is None:
+            self._open().write_table(self.schema.empty_table())
+        self._writer.close()
+        with open(self._tmp, "rb") as f:
+            os.fsync(f.fileno())
+        digest = sha256_file(self._tmp)
+        os.replace(self._tmp, self.path)
+        return digest
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - already failing
+                pass
+        if self._tmp.exists():
+            self._tmp.unlink()
+
+
+def _text_bytes(table: pa.Table) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0) if table.num_rows else 0
+
+
+def input_batches(path: str | Path, batch_rows: int = 4096) -> Iterator[pa.Table]:
+    """The rows of a Parquet partition as a sequence of small tables (bounded memory)."""
+    pf = pq.ParquetFile(path)
+    if pf.metadata.num_rows == 0:
+        yield pf.schema_arrow.empty_table()
+        return
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        yield pa.Table.from_batches([batch])
+
+
+def _finish(task: PartitionTask, digest: str | None, rows: int, ledger: Ledger,
             extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    digest = write_table_atomic(table, task.output) if table is not None else None
-    rows = sum(t.num_rows for t in table) if isinstance(table, list) else (table.num_rows if table is not None else 0)
     marker = {"name": task.name, "kind": task.kind, "sha256": digest, "rows": rows, "ledger": ledger.to_dict(),
               **(extra or {})}
     atomic_write_text(task.marker, json.dumps(marker, sort_keys=True))
     return marker
+
+
+def _written(table: pa.Table | list[pa.Table], path: Path) -> tuple[str, int]:
+    rows = sum(t.num_rows for t in table) if isinstance(table, list) else table.num_rows
+    return write_table_atomic(table, path), rows
 
 
 @lru_cache(maxsize=64)
@@ -146,45 +212,85 @@ def _run_steps(docs, steps, ledger):
     return docs
 
 
-def _read(task: PartitionTask) -> tuple[pa.Table, Ledger]:
+#: a read task also runs its steps and writes once this many bytes of text have gathered
+BATCH_BYTES = 64 << 20
+
+
+def _read(task: PartitionTask) -> tuple[str, int, Ledger]:
+    """Reader -> per-document steps -> Parquet, in batches: memory is bounded by one batch, not the file."""
     ledger = Ledger()
+    reader_ledger = Ledger()
     source = source_class(task.reader)(**task.reader_options)
     source.source_name = task.source
-    docs = []
-    for doc in source.read(task.inputs[0], ledger):
-        doc.group = task.group
-        ledger.take_in(1, doc.nbytes)
-        docs.append(doc)
-    # reader drops were counted as drops only; count them as inputs too so that in = out + dropped
-    ledger.take_in(sum(ledger.dropped.values()), sum(ledger.dropped_bytes.values()))
     steps = build_steps(task.steps)
-    docs = _run_steps(docs, steps, ledger)
-    schema = stage_schema(steps)
-    for d in docs:
-        ledger.put_out(1, d.nbytes)
-    return documents_to_table(docs, schema), ledger
+    writer = PartitionWriter(task.output, stage_schema(steps))
+    batch: list = []
+    batch_bytes = 0
+
+    def flush() -> None:
+        docs = _run_steps(batch, steps, ledger)
+        for d in docs:
+            ledger.put_out(1, d.nbytes)
+        writer.write(documents_to_table(docs, writer.schema))
+
+    try:
+        for doc in source.read(task.inputs[0], reader_ledger):
+            doc.group = task.group
+            nbytes = doc.nbytes
+            ledger.take_in(1, nbytes)
+            batch.append(doc)
+            batch_bytes += nbytes
+            if len(batch) >= task.batch_docs or batch_bytes >= BATCH_BYTES:
+                flush()
+                batch, batch_bytes = [], 0
+        flush()
+        # the reader's drops (malformed records) are inputs too, so that in = out + dropped
+        ledger.take_in(sum(reader_ledger.dropped.values()), sum(reader_ledger.dropped_bytes.values()))
+        ledger.merge(Ledger(dropped=reader_ledger.dropped, dropped_bytes=reader_ledger.dropped_bytes,
+                            stats=reader_ledger.stats, quarantined=reader_ledger.quarantined))
+        return writer.close(), writer.rows, ledger
+    except BaseException:
+        writer.abort()
+        raise
 
 
-def _map(task: PartitionTask) -> tuple[pa.Table, Ledger]:
+def _map(task: PartitionTask) -> tuple[str, int, Ledger]:
     ledger = Ledger()
-    table = pq.read_table(task.inputs[0])
-    docs = table_to_documents(table)
-    for d in docs:
-        ledger.take_in(1, d.nbytes)
     steps = build_steps(task.steps)
-    docs = _run_steps(docs, steps, ledger)
-    for d in docs:
-        ledger.put_out(1, d.nbytes)
-    return documents_to_table(docs, stage_schema(steps, table.schema)), ledger
+    writer = PartitionWriter(task.output, stage_schema(steps, pq.read_schema(task.inputs[0])))
+    try:
+        for table in input_batches(task.inputs[0], task.batch_docs):
+            docs = table_to_documents(table)
+            for d in docs:
+                ledger.take_in(1, d.nbytes)
+            docs = _run_steps(docs, steps, ledger)
+            for d in docs:
+                ledger.put_out(1, d.nbytes)
+            writer.write(documents_to_table(docs, writer.schema))
+        return writer.close(), writer.rows, ledger
+    except BaseException:
+        writer.abort()
+        raise
 
 
-def _keys(task: PartitionTask) -> tuple[list[pa.Table], Ledger]:
-    """Key table of one partition, one row group per bucket (so resolve reads only its bucket)."""
+def _keys(task: PartitionTask) -> tuple[str, int, Ledger]:
+    """Key table of one partition, one row group per bucket (so resolve reads only its bucket).
+
+    The step sees the partition batch by batch; a ``row`` column it emits is made partition-wide here.
+    """
     import numpy as np
 
     step = build_steps(task.steps)[0]
-    table = pq.read_table(task.inputs[0])
-    keys = step.emit_keys(table)
+    pieces = []
+    offset = 0
+    for table in input_batches(task.inputs[0], task.batch_docs):
+        keys = step.emit_keys(table)
+        if "row" in keys.column_names and offset:
+            i = keys.column_names.index("row")
+            keys = keys.set_column(i, "row", pa.array(keys.column("row").to_numpy() + offset, pa.int64()))
+        pieces.append(keys)
+        offset += table.num_rows
+    keys = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
     part = task.extra["part"]
     keys = keys.append_column("part", pa.array(np.full(keys.num_rows, part, dtype=np.int32)))
     buckets = (keys.column("key").to_numpy() % np.uint64(step.num_buckets)).astype(np.int32)
@@ -192,11 +298,11 @@ def _keys(task: PartitionTask) -> tuple[list[pa.Table], Ledger]:
     order = np.argsort(buckets, kind="stable")
     keys = keys.take(pa.array(order))
     sorted_buckets = buckets[order]
-    pieces = []
+    groups = []
     for b in np.unique(sorted_buckets):
         lo, hi = np.searchsorted(sorted_buckets, [b, b + 1])
-        pieces.append(keys.slice(lo, hi - lo))
-    return pieces or [keys], Ledger()
+        groups.append(keys.slice(lo, hi - lo))
+    return *_written(groups or [keys], task.output), Ledger()
 
 
 def _resolve(task: PartitionTask) -> tuple[pa.Table, Ledger]:
@@ -213,21 +319,23 @@ def _resolve(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     decisions = step.resolve(keys)
     if "part" in decisions.column_names and decisions.num_rows:
         decisions = decisions.sort_by([("part", "ascending")])
-    return decisions, Ledger()
+    return *_written(decisions, task.output), Ledger()
 
 
 def _combine(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     step = build_steps(task.steps)[0]
     tables = [pq.read_table(p) for p in task.inputs]
     decisions = pa.concat_tables(tables, promote_options="default") if tables else pa.table({"part": pa.array([], pa.int32())})
-    return step.combine(decisions), Ledger()
+    return *_written(step.combine(decisions), task.output), Ledger()
 
 
-def _apply(task: PartitionTask) -> tuple[pa.Table, Ledger]:
+def _apply(task: PartitionTask) -> tuple[str, int, Ledger]:
+    """Apply a global step's decisions to one partition, batch by batch. Decisions with a ``row`` column are
+    handed to each batch with rows relative to it; others (e.g. keys to remove) go to every batch whole."""
+    import numpy as np
     import pyarrow.compute as pc
 
     step = build_steps(task.steps)[0]
-    table = pq.read_table(task.inputs[0])
     part = task.extra["part"]
     dec_tables = []
     for path in task.inputs[1:]:
@@ -238,32 +346,60 @@ def _apply(task: PartitionTask) -> tuple[pa.Table, Ledger]:
         decisions = pa.concat_tables(dec_tables, promote_options="default")
     else:
         decisions = pq.read_table(task.inputs[1]).slice(0, 0) if len(task.inputs) > 1 else pa.table({})
+    rows = decisions.column("row").to_numpy() if "row" in decisions.column_names else None
     ledger = Ledger()
-    ledger.take_in(table.num_rows, int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0))
-    out = step.apply(table, decisions, ledger)
-    out = conform(out, stage_schema([step], table.schema))
-    ledger.put_out(out.num_rows, int(pc.sum(pc.binary_length(out.column("text"))).as_py() or 0) if out.num_rows else 0)
-    return out, ledger
+    writer = PartitionWriter(task.output, stage_schema([step], pq.read_schema(task.inputs[0])))
+    offset = 0
+    try:
+        for table in input_batches(task.inputs[0], task.batch_docs):
+            n = table.num_rows
+            mine = decisions
+            if rows is not None:
+                sel = np.flatnonzero((rows >= offset) & (rows < offset + n))
+                mine = decisions.take(pa.array(sel))
+                mine = mine.set_column(mine.column_names.index("row"), "row",
+                                       pc.subtract(mine.column("row"), pa.scalar(offset, pa.int64())))
+            ledger.take_in(n, _text_bytes(table))
+            out = step.apply(table, mine, ledger)
+            ledger.put_out(out.num_rows, _text_bytes(out))
+            writer.write(out)
+            offset += n
+        return writer.close(), writer.rows, ledger
+    except BaseException:
+        writer.abort()
+        raise
 
 
-def _shard(task: PartitionTask) -> tuple[None, Ledger, dict[str, Any]]:
+def _shard(task: PartitionTask) -> tuple[None, int, Ledger, dict[str, Any]]:
     """Split one final partition by shard group into ``shards/{group}/{source}/{name}.parquet``."""
     import pyarrow.compute as pc
 
-    table = pq.read_table(task.inputs[0])
     ledger = Ledger()
-    files = []
     shard_root = Path(task.extra["shard_root"])
-    for group in sorted(set(table.column("group").to_pylist())):
-        sub = table.filter(pc.equal(table.column("group"), group))
-        path = shard_root / group / task.source / f"{task.name}.parquet"
-        digest = write_table_atomic(sub, path)
-        nbytes = int(pc.sum(pc.binary_length(sub.column("text"))).as_py() or 0)
-        files.append({"path": str(path.relative_to(shard_root.parent)), "source": task.source, "group": group,
-                      "docs": sub.num_rows, "bytes": nbytes, "sha256": digest})
-    ledger.take_in(table.num_rows)
-    ledger.put_out(table.num_rows)
-    return None, ledger, {"files": files}
+    schema = pq.read_schema(task.inputs[0])
+    writers: dict[str, PartitionWriter] = {}
+    try:
+        for table in input_batches(task.inputs[0], task.batch_docs):
+            ledger.take_in(table.num_rows)
+            ledger.put_out(table.num_rows)
+            for group in sorted(set(table.column("group").to_pylist())):
+                sub = table.filter(pc.equal(table.column("group"), group))
+                if group not in writers:
+                    writers[group] = PartitionWriter(shard_root / group / task.source / f"{task.name}.parquet",
+                                                     schema)
+                writers[group].write(sub)
+                writers[group].nbytes += _text_bytes(sub)
+        files = []
+        for group in sorted(writers):
+            w = writers[group]
+            digest = w.close()
+            files.append({"path": str(w.path.relative_to(shard_root.parent)), "source": task.source,
+                          "group": group, "docs": w.rows, "bytes": w.nbytes, "sha256": digest})
+        return None, ledger.docs_in, ledger, {"files": files}
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
 
 
 _KINDS = {"shard": _shard, "read": _read, "map": _map, "keys": _keys, "resolve": _resolve, "combine": _combine, "apply": _apply}
@@ -282,8 +418,8 @@ def run_task(task: PartitionTask, verify: bool = True) -> dict[str, Any]:
     error = tb = ""
     for _attempt in range(2):
         try:
-            table, ledger, *extra = fn(task)
-            return _finish(task, table, ledger, extra[0] if extra else None)
+            digest, rows, ledger, *extra = fn(task)
+            return _finish(task, digest, rows, ledger, extra[0] if extra else None)
         except MemoryError as exc:  # same as any failure, but say it plainly
             error = f"MemoryError: {exc}"
         except Exception as exc:  # noqa: BLE001 - a failing partition must not stop the run
@@ -301,8 +437,9 @@ def run_task(task: PartitionTask, verify: bool = True) -> dict[str, Any]:
     ledger.quarantined.append({"partition": task.name, "inputs": ", ".join(task.inputs[:1]), "error": error,
                                "traceback": tb})
     ledger.count("partitions_quarantined")
-    empty = None
+    digest = None
     if task.kind in ("read", "map", "apply"):
-        schema = stage_schema(build_steps(task.steps)) if task.kind != "apply" else pq.read_schema(task.inputs[0])
-        empty = schema.empty_table()
-    return _finish(task, empty, ledger)
+        schema = stage_schema(build_steps(task.steps)) if task.kind == "read" else \
+            stage_schema(build_steps(task.steps), pq.read_schema(task.inputs[0]))
+        digest = write_table_atomic(schema.empty_table(), task.output)
+    return _finish(task, digest, 0, ledger)

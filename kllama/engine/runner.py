@@ -56,8 +56,10 @@ class StageResult:
 class StageRunner:
     """Runs stages of partition tasks on ``client`` under ``run_dir/stages``."""
 
-    def __init__(self, client: Client, run_dir: Path, progress: bool = True, verify: bool = True):
+    def __init__(self, client: Client, run_dir: Path, progress: bool = True, verify: bool = True,
+                 batch_docs: int = 4096):
         self.client = client
+        self.batch_docs = int(batch_docs)
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.verify = verify
@@ -67,6 +69,8 @@ class StageRunner:
         """Run tasks as a Dask bag (one bag partition per task); return markers in task order."""
         if not tasks:
             return []
+        for t in tasks:
+            t.batch_docs = self.batch_docs
         todo = [i for i, t in enumerate(tasks) if marker_valid(t, self.verify) is None]
         results: dict[int, dict[str, Any]] = {}
         for i, t in enumerate(tasks):
