@@ -17,32 +17,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CSRC = os.path.join(ROOT, "csrc")
 
-CDEF = """
-uint64_t kl_xxh64(const uint8_t *p, size_t len, uint64_t seed);
-uint64_t kl_xxh3_64(const uint8_t *p, size_t len);
-void kl_xxh3_128(const uint8_t *p, size_t len, uint64_t out[2]);
-void kl_sha1(const uint8_t *p, size_t len, uint8_t digest[20]);
-int kl_hash64_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, uint64_t seed,
-                    uint64_t *out);
-int kl_hash128_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, uint64_t *out);
-int kl_validate_utf8_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, int64_t *err);
-int64_t kl_shingle_hashes(const uint8_t *text, int64_t len, int ngram, uint64_t *out, int64_t cap,
-                          int64_t *err);
-int kl_minhash_batch(const uint8_t *data, const void *offsets, int off64, int64_t n, int ngram,
-                     int num_perm, uint64_t seed, uint32_t *out, int64_t *err);
-void kl_minhash_coefficients(int num_perm, uint64_t seed, uint32_t *a, uint32_t *b, uint32_t *c);
-int kl_digit_split_count(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
-                         int64_t *piece_offsets, int64_t *err);
-int kl_digit_split_fill(const uint8_t *data, const void *offsets, int off64, int64_t n, int ascii_only,
-                        const int64_t *piece_offsets, int64_t *ends);
-int64_t kl_count_lines_batch(const uint8_t *data, const void *offsets, int off64, int64_t n,
-                             int64_t *line_offsets);
-int kl_ccnet_line_hashes_batch(const uint8_t *data, const void *offsets, int off64, int64_t n,
-                               uint64_t *out, int64_t *err);
-int64_t kl_ccnet_normalize(const uint8_t *line, int64_t len, uint8_t *out, int64_t cap, int64_t *err);
-const char *kl_unicode_version(void);
-int kl_simd_level(void);
-"""
+
+
+def _cdef_from_header() -> str:
+    """The declarations of csrc/kllama.h for cffi: the header is the one source of the C API."""
+    with open(os.path.join(CSRC, "kllama.h"), encoding="utf-8") as f:
+        return "\n".join(line for line in f.read().splitlines() if not line.lstrip().startswith("#"))
+
+
+CDEF = _cdef_from_header()
 
 SOURCES = ["kl_hash.c", "kl_text.c"]
 
