@@ -83,22 +83,15 @@ def write_table_atomic(table: pa.Table | list[pa.Table], path: Path) -> str:
 
     A list of tables is written as consecutive row groups (one or more per table).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     tables = table if isinstance(table, list) else [table]
+    writer = PartitionWriter(path, tables[0].schema)
     try:
-        with pq.ParquetWriter(tmp, tables[0].schema, compression=PARQUET_OPTIONS["compression"],
-                              compression_level=PARQUET_OPTIONS["compression_level"]) as writer:
-            for t in tables:
-                writer.write_table(t, row_group_size=PARQUET_OPTIONS["row_group_size"])
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        digest = sha256_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return digest
+        for t in tables:
+            writer.write(t)
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 class PartitionWriter:
