@@ -5,7 +5,7 @@ thresholds are keyword arguments (set from the recipe) and every document it dro
 Three kinds of step:
 
 - ``Filter``: ``keep(doc)`` returns ``True`` or the name of the drop reason.
-- ``Mapper``: ``transform(doc)`` returns the (changed) document, or a drop reason string.
+- ``Mapper``: ``transform(doc, ledger)`` returns the (changed) document, or a drop reason string.
 - ``Step``: the general form, ``process(docs, ledger)`` over a whole partition's batch (for C-accelerated work).
 
 A ``GlobalStep`` needs to see the whole source (dedup): it emits small key tables per partition, the engine
@@ -109,16 +109,17 @@ class Filter(Step):
 
 
 class Mapper(Step):
-    """Change each document; ``transform`` returns the document or a drop reason."""
+    """Change each document; ``transform`` returns the document or a drop reason (statistics that are not
+    drops, such as lines removed, go to ``ledger.count``)."""
 
     @abstractmethod
-    def transform(self, doc: Document) -> Document | str:
+    def transform(self, doc: Document, ledger: Ledger) -> Document | str:
         ...
 
     def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
         out = []
         for doc in docs:
-            result = self.transform(doc)
+            result = self.transform(doc, ledger)
             if isinstance(result, str):
                 ledger.drop(result, 1, doc.nbytes)
             else:

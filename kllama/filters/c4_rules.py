@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kllama.document import Document
 from kllama.engine.ledger import Ledger
-from kllama.steps import Step, register
+from kllama.steps import Mapper, register
 
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
@@ -19,7 +19,7 @@ _END_MARKS = (".", "?", "!", '"')
 
 
 @register
-class C4Rules(Step):
+class C4Rules(Mapper):
     """C4's cleaning of one page.
 
     Lines: citation markers removed; a line is kept only if it ends in terminal punctuation (``. ? ! "``), has at
@@ -79,18 +79,12 @@ class C4Rules(Step):
             return "c4_badword"
         return None
 
-    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
-        out = []
-        for doc in docs:
-            reason = self.page_reason(doc.text)
-            if reason is None:
-                lines = self.clean_lines(doc.text, ledger)
-                text = "\n".join(lines)
-                if len(_SENTENCE_END.findall(text)) < self.min_sentences:
-                    reason = "c4_too_few_sentences"
-            if reason is not None:
-                ledger.drop(reason, 1, doc.nbytes)
-                continue
-            doc.text = text
-            out.append(doc)
-        return out
+    def transform(self, doc: Document, ledger: Ledger) -> Document | str:
+        reason = self.page_reason(doc.text)
+        if reason is not None:
+            return reason
+        text = "\n".join(self.clean_lines(doc.text, ledger))
+        if len(_SENTENCE_END.findall(text)) < self.min_sentences:
+            return "c4_too_few_sentences"
+        doc.text = text
+        return doc

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from kllama.document import Document
+from kllama.engine.ledger import Ledger
 from kllama.steps import Filter, Mapper, register
 
 #: RedPajama v1 ``github_run_filter.py`` ``extensions_whitelist`` (66 suffixes, matched with ``str.endswith``,
@@ -278,7 +279,7 @@ class CodeHeader(Mapper):
     def __init__(self, max_blocks: int = 3) -> None:
         self.max_blocks = max_blocks
 
-    def transform(self, doc: Document) -> Document | str:
+    def transform(self, doc: Document, ledger: Ledger) -> Document | str:
         text, n = strip_license_header(doc.text, doc.meta.get("path") or "", self.max_blocks)
         if n:
             if not text.strip():

@@ -7,11 +7,11 @@ from collections import Counter
 from kllama.document import Document
 from kllama.engine.ledger import Ledger
 from kllama.latex.clean import clean_latex
-from kllama.steps import Step, register
+from kllama.steps import Mapper, register
 
 
 @register
-class LatexClean(Step):
+class LatexClean(Mapper):
     """Clean flattened LaTeX papers as LLaMA did (see :func:`kllama.latex.clean.clean_latex`).
 
     Drops: ``no_section``, ``macro_expansion_limit``, ``empty_after_clean``, ``too_short`` (fewer than
@@ -28,18 +28,14 @@ class LatexClean(Step):
                            max_depth=max_depth, max_growth=max_growth, min_budget=min_budget)
         self.min_chars = min_chars
 
-    def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
-        out = []
-        for doc in docs:
-            stats: Counter = Counter()
-            text, reason = clean_latex(doc.text, stats=stats, **self.kwargs)
-            for k, v in stats.items():
-                ledger.count(k, v)
-            if reason is None and len(text.strip()) < self.min_chars:
-                reason = "too_short"
-            if reason is not None:
-                ledger.drop(reason, 1, doc.nbytes)
-                continue
-            doc.text = text
-            out.append(doc)
-        return out
+    def transform(self, doc: Document, ledger: Ledger) -> Document | str:
+        stats: Counter = Counter()
+        text, reason = clean_latex(doc.text, stats=stats, **self.kwargs)
+        for k, v in stats.items():
+            ledger.count(k, v)
+        if reason is None and len(text.strip()) < self.min_chars:
+            reason = "too_short"
+        if reason is not None:
+            return reason
+        doc.text = text
+        return doc
