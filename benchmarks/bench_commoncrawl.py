@@ -30,13 +30,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kllama.dedup.ccnet_lines import CCNetLineDedup, normalize_for_dedup  # noqa: E402
 from kllama.dedup.doc_dedup import CCNetDocDedup  # noqa: E402
 from kllama.document import documents_to_table, schema_with, table_to_documents  # noqa: E402
+from kllama.engine.inprocess import run_global_in_process  # noqa: E402
 from kllama.engine.ledger import Ledger  # noqa: E402
 from kllama.filters.ccnet import CCNetLangId, CCNetPerplexity  # noqa: E402
 from kllama.filters.wiki_classifier import WikiReferenceClassifier  # noqa: E402
@@ -74,16 +74,7 @@ def make_corpus(folder: Path, files: int, records: int) -> tuple[list[Path], int
 # -- kllama ---------------------------------------------------------------------------------------------------
 
 def run_global_inprocess(step, tables, ledger):
-    keys = []
-    for part, t in enumerate(tables):
-        k = step.emit_keys(t)
-        keys.append(k.append_column("part", pa.array(np.full(k.num_rows, part, dtype=np.int32))))
-    allk = pa.concat_tables(keys)
-    bucket = allk.column("key").to_numpy() % np.uint64(step.num_buckets)
-    decisions = [step.resolve(allk.filter(pa.array(bucket == b))) for b in range(step.num_buckets)]
-    dec = pa.concat_tables(decisions)
-    parts = dec.column("part").to_numpy()
-    return [step.apply(t, dec.filter(pa.array(parts == i)), ledger) for i, t in enumerate(tables)]
+    return run_global_in_process(step, tables, ledger).tables
 
 
 def bench_kllama(paths: list[Path]) -> tuple[dict[str, float], Ledger, int]:

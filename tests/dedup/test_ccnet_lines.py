@@ -3,7 +3,6 @@ import json
 import random
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from kllama.dedup.ccnet_lines import (
@@ -15,7 +14,7 @@ from kllama.dedup.ccnet_lines import (
 )
 from kllama.dedup.doc_dedup import CCNetDocDedup
 from kllama.document import Document, documents_to_table, schema_with
-from kllama.engine.ledger import Ledger
+from kllama.engine.inprocess import run_global_in_process
 
 _ALPHABET = list("abcXYZ 019\t\r\x0b\x85\xa0İΣσςßẞ，。１—’…《》٣\u3000éÉ\x00\x1f\x7f\x9f") + ["\n"] * 3
 
@@ -55,22 +54,8 @@ def _doc(i, lines, snapshot="CC-MAIN-2024-10"):
 
 def run_global(step, tables):
     """The engine's protocol in one process: keys per partition -> resolve per bucket -> apply."""
-    keys = []
-    for part, t in enumerate(tables):
-        k = step.emit_keys(t)
-        keys.append(k.append_column("part", pa.array(np.full(k.num_rows, part, dtype=np.int32))))
-    allk = pa.concat_tables(keys)
-    bucket = allk.column("key").to_numpy() % np.uint64(step.num_buckets)
-    decisions = pa.concat_tables([step.resolve(allk.filter(pa.array(bucket == b))) for b in range(step.num_buckets)])
-    ledger = Ledger()
-    outs = []
-    for part, t in enumerate(tables):
-        ledger.take_in(t.num_rows)
-        d = decisions.filter(pa.array(decisions.column("part").to_numpy() == part))
-        out = step.apply(t, d, ledger)
-        ledger.put_out(out.num_rows)
-        outs.append(out)
-    return outs, ledger
+    r = run_global_in_process(step, tables)
+    return r.tables, r.ledger
 
 
 def test_planted_duplicates_across_documents_and_partitions():

@@ -5,7 +5,6 @@ import random
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
@@ -17,24 +16,14 @@ from kllama.dedup.minhash_lsh import (
     candidate_probability,
     components_and_keep,
 )
-from kllama.engine.ledger import Ledger
+from kllama.engine.inprocess import run_global_in_process
 from kllama.pipeline import run_recipe
 
 
 def _run(step, tables):
     """The engine's keys -> buckets -> resolve -> combine -> apply, in this process."""
-    keys = []
-    for p, t in enumerate(tables):
-        k = step.emit_keys(t)
-        keys.append(k.append_column("part", pa.array(np.full(k.num_rows, p, np.int32))))
-    allk = pa.concat_tables(keys)
-    bucket = allk.column("key").to_numpy() % np.uint64(step.num_buckets)
-    edges = pa.concat_tables([step.resolve(allk.filter(pa.array(bucket == b))) for b in range(step.num_buckets)])
-    decisions = step.combine(edges)
-    out, ledger = [], Ledger()
-    for p, t in enumerate(tables):
-        out.append(step.apply(t, decisions.filter(pc.equal(decisions.column("part"), p)), ledger))
-    return edges, decisions, out, ledger
+    r = run_global_in_process(step, tables)
+    return r.resolved, r.decisions, r.tables, r.ledger
 
 
 def _table(ids, texts):

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -17,7 +16,7 @@ import zstandard
 from kllama.config import load_recipe
 from kllama.dedup.pile_index import PileIndex, build_index
 from kllama.dedup.pile_label import PileLabel
-from kllama.engine.ledger import Ledger
+from kllama.engine.inprocess import run_global_in_process
 from kllama.export import export_variant
 from kllama.pipeline import run_recipe
 from tests.conftest import samples_dir
@@ -38,17 +37,8 @@ def _write_pile(path, records):
 
 def _label(step, tables):
     """keys -> buckets -> resolve -> combine -> apply, as the engine runs a GlobalStep."""
-    keys = []
-    for p, t in enumerate(tables):
-        k = step.emit_keys(t)
-        keys.append(k.append_column("part", pa.array(np.full(k.num_rows, p, np.int32))))
-    allk = pa.concat_tables(keys)
-    bucket = allk.column("key").to_numpy() % np.uint64(step.num_buckets)
-    hits = pa.concat_tables([step.resolve(allk.filter(pa.array(bucket == b))) for b in range(step.num_buckets)])
-    labels = step.combine(hits)
-    ledger = Ledger()
-    out = [step.apply(t, labels.filter(pc.equal(labels.column("part"), p)), ledger) for p, t in enumerate(tables)]
-    return out, ledger
+    r = run_global_in_process(step, tables)
+    return r.tables, r.ledger
 
 
 def test_index_of_the_sample_shards(tmp_path):
