@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kllama.config import DATA_DIR  # noqa: E402
-from kllama.engine.ledger import Ledger  # noqa: E402
+from kllama.core.ledger import Ledger  # noqa: E402
 from kllama.filters.code import (  # noqa: E402
     BinaryFilter,
     CodeHeader,

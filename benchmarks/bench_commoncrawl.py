@@ -33,16 +33,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kllama.dedup.ccnet_lines import CCNetLineDedup, normalize_for_dedup  # noqa: E402
+from kllama.core.document import documents_to_table, schema_with, table_to_documents  # noqa: E402
+from kllama.core.ledger import Ledger  # noqa: E402
+from kllama.dedup.ccnet_lines import CCNetLineDedup  # noqa: E402
 from kllama.dedup.doc_dedup import CCNetDocDedup  # noqa: E402
-from kllama.document import documents_to_table, schema_with, table_to_documents  # noqa: E402
 from kllama.engine.inprocess import run_global_in_process  # noqa: E402
-from kllama.engine.ledger import Ledger  # noqa: E402
 from kllama.filters.ccnet import CCNetLangId, CCNetPerplexity  # noqa: E402
 from kllama.filters.wiki_classifier import WikiReferenceClassifier  # noqa: E402
 from kllama.models import resolve_model  # noqa: E402
-from kllama.models.demo_corpus import demo_pages  # noqa: E402
-from kllama.sources.commoncrawl import CommonCrawlSource, write_wet  # noqa: E402
+from kllama.sources.commoncrawl import CommonCrawlSource  # noqa: E402
+from kllama.text.ccnet_normalize import normalize_for_dedup  # noqa: E402
+from tools.demo_corpus import demo_pages  # noqa: E402
+from tools.wet_writer import write_wet  # noqa: E402
 
 SNAPSHOT_TB = 24.0
 
@@ -163,7 +165,7 @@ def ccnet_normalize(line: str) -> str:
     """cc_net's text_normalizer.normalize as cc_net writes it (per-character accent and punctuation loops)."""
     import unicodedata
 
-    from kllama.dedup.ccnet_lines import DIGIT_RE, NON_PRINTING_RE, UNICODE_PUNCT
+    from kllama.text.ccnet_normalize import DIGIT_RE, NON_PRINTING_RE, UNICODE_PUNCT
 
     line = line.strip()
     if not line:

@@ -111,7 +111,7 @@ def lsh_kllama(docs, src):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kllama.document import CORE_SCHEMA
+    from kllama.core.document import CORE_SCHEMA
     from kllama.engine.partition import PartitionTask, run_task
 
     spec = {"step": "minhash_lsh", "ngram": NGRAM, "bands": BANDS, "rows": ROWS, "num_perm": NUM_PERM,

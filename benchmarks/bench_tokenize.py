@@ -10,7 +10,7 @@ Run: ``python benchmarks/bench_tokenize.py [--mb 4] [--e2e-mb 12] [--rounds 3]``
    ``kllama tokenize RUN_DIR --variant`` on a LocalCluster with 1 and 2 workers (cluster start included).
 
 Corpus: real text from ../shared/samples (English Wikipedia wikitext, Gutenberg books, StackExchange posts,
-arXiv LaTeX, Python code), cut into ~4 KB documents; falls back to kllama.synthetic when the samples are absent.
+arXiv LaTeX, Python code), cut into ~4 KB documents; falls back to tools.synthetic when the samples are absent.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def build_corpus(target_mb: float) -> tuple[list[str], str]:
     """About ``target_mb`` MB of documents, taken round-robin from each kind of real text."""
     s = _samples()
     kinds: list[list[str]] = []
-    origin = "kllama.synthetic"
+    origin = "tools.synthetic"
     if s is not None:
         wiki = [d for f in sorted((s / "wikipedia").glob("*enwiki*articles1*.bz2"))
                 for d in _chunks(bz2.decompress(f.read_bytes()).decode("utf-8", "replace"))]
@@ -70,7 +70,7 @@ def build_corpus(target_mb: float) -> tuple[list[str], str]:
     if not kinds:
         import random
 
-        from kllama.synthetic import paragraph
+        from tools.synthetic import paragraph
 
         rng = random.Random(0)
         kinds = [["\n\n".join(paragraph(rng) for _ in range(8)) for _ in range(2000)]]

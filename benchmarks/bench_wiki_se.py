@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kllama.engine.ledger import Ledger  # noqa: E402
-from kllama.sources.safexml import XmlStream, local_name, stream_file_events  # noqa: E402
+from kllama.core.ledger import Ledger  # noqa: E402
+from kllama.formats.safexml import XmlStream, local_name, stream_file_events  # noqa: E402
 from kllama.sources.stackexchange import StackExchangeSource  # noqa: E402
 from kllama.sources.wikipedia import WikipediaSource, open_dump  # noqa: E402
 

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import zstandard
 
-from kllama.io import atomic_write_text
+from kllama.core.files import atomic_write_text
 
 
 def load_manifest(run_dir: str | Path) -> dict[str, Any]:

@@ -12,10 +12,10 @@ from distributed import Client
 
 from kllama import __version__
 from kllama.config import Recipe
-from kllama.engine.ledger import Ledger
+from kllama.core.files import atomic_write_text
+from kllama.core.ledger import Ledger
+from kllama.core.registry import source_class
 from kllama.engine.runner import StageRunner, split_pipeline
-from kllama.io import atomic_write_text
-from kllama.steps import source_class
 
 
 @dataclass

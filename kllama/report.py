@@ -434,7 +434,7 @@ def dataset_card(data: dict[str, Any]) -> str:
 
 def write_report(run_dir: str | Path, output: str | Path, card: str | Path | None = None) -> tuple[Path, Path]:
     """Write the HTML report to ``output`` and the dataset card (default: beside it); returns both paths."""
-    from kllama.io import atomic_write_text
+    from kllama.core.files import atomic_write_text
 
     data = load_run(run_dir)
     output = Path(output)

@@ -69,8 +69,8 @@ def main(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from kllama.core.files import atomic_write_text
     from kllama.download import DownloadError, download_files
-    from kllama.io import atomic_write_text
 
     try:
         files = plan(args)

@@ -26,51 +26,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep, register
-
-#: cc_net's text_normalizer.UNICODE_PUNCT (kept exactly, including its quirks such as the fullwidth 1).
-UNICODE_PUNCT: dict[str, str] = {
-    "，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "１": '"', "」": '"',
-    "「": '"', "《": '"', "》": '"', "´": "'", "∶": ":", "：": ":", "？": "?", "！": "!", "（": "(", "）": ")",
-    "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...", "━": "-", "〈": "<", "〉": ">",
-    "【": "[", "】": "]", "％": "%", "►": "-",
-}
-_PUNCT_CLASS = "".join(UNICODE_PUNCT)
-_NON_PRINTING = "".join(map(chr, list(range(0, 32)) + list(range(127, 160))))
-DIGIT_RE = re.compile(r"\d")
-NON_PRINTING_RE = re.compile(f"[{re.escape(_NON_PRINTING)}]")
-PUNCT_OR_NON_PRINTING_RE = re.compile(f"[{re.escape(_PUNCT_CLASS + _NON_PRINTING)}]")
-# the same set without "\n": used on whole documents whose lines were already split out and stripped
-_PUNCT_OR_NON_PRINTING_NO_NL_RE = re.compile(f"[{re.escape(_PUNCT_CLASS + _NON_PRINTING.replace(chr(10), ''))}]")
-
-
-def normalize_for_dedup(line: str) -> str:
-    """cc_net's ``normalize_for_dedup``: strip, lowercase, digits -> 0, drop unicode punctuation and
-    non-printing characters."""
-    line = line.strip()
-    if not line:
-        return line
-    line = line.lower()
-    line = DIGIT_RE.sub("0", line)
-    return PUNCT_OR_NON_PRINTING_RE.sub("", line)
-
-
-def _normalized_lines(text: str) -> list[str]:
-    """``[normalize_for_dedup(l) for l in text.split("\\n")]``, computed on the whole text at once.
-
-    Lines are stripped first (as cc_net does), then lowercasing, digit folding and character removal run
-    once over the joined text; ``\\n`` is kept as the separator. Equal to the per-line form (tested).
-    """
-    stripped = "\n".join([ln.strip() for ln in text.split("\n")])
-    stripped = _PUNCT_OR_NON_PRINTING_NO_NL_RE.sub("", DIGIT_RE.sub("0", stripped.lower()))
-    return stripped.split("\n")
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import GlobalStep
+from kllama.text.ccnet_normalize import normalized_lines
 
 
 def python_line_hashes(text: str) -> np.ndarray:
     """cc_net's ``compute_hashes``: ``sha1(normalize_for_dedup(line))[:8]`` as little-endian uint64, one per
     ``\\n``-separated line (the pure-Python reference and fallback)."""
-    lines = _normalized_lines(text)
+    lines = normalized_lines(text)
     buf = b"".join([hashlib.sha1(ln.encode("utf-8", "surrogatepass")).digest()[:8] for ln in lines])
     return np.frombuffer(buf, dtype="<u8").astype(np.uint64, copy=False)
 

@@ -16,16 +16,16 @@ import re
 import numpy as np
 import pyarrow as pa
 
-from kllama.dedup.ccnet_lines import _normalized_lines
+from kllama.core.registry import register
 from kllama.dedup.exact import ExactDedup
-from kllama.steps import register
+from kllama.text.ccnet_normalize import normalized_lines
 
 _DIGITS = re.compile(r"\D")
 
 
 def normalized_text_hash(text: str) -> tuple[int, int]:
     """Two uint64 halves of sha1 over the normalized, non-empty lines of ``text``."""
-    norm = "\n".join(ln for ln in _normalized_lines(text) if ln)
+    norm = "\n".join(ln for ln in normalized_lines(text) if ln)
     d = hashlib.sha1(norm.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(d[:8], "little"), int.from_bytes(d[8:16], "little")
 

@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep, register
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import GlobalStep
 
 
 def _normalize(text: str) -> str:

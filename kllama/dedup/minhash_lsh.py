@@ -29,9 +29,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import GlobalStep
 from kllama.dedup.exact import drop_rows
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep, register
 
 _U64 = np.uint64
 _M1 = _U64(0xBF58476D1CE4E5B9)

@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from kllama.core.files import atomic_write_text, expand_inputs
+from kllama.core.ledger import Ledger
 from kllama.dedup.minhash_lsh import band_keys, signatures
-from kllama.engine.ledger import Ledger
-from kllama.io import atomic_write_text, expand_inputs
 from kllama.sources.pile import PileSource, iter_records
 
 FORMAT_VERSION = 1

@@ -20,6 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import GlobalStep
 from kllama.dedup.pile_index import (
     IndexSettings,
     PileIndex,
@@ -28,8 +31,6 @@ from kllama.dedup.pile_index import (
     exact_hashes,
     normalize_text,
 )
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep, register
 
 OVERLAP_GROUP = {"core": "pile-overlap", "extra": "extra-pile-overlap"}
 _KIND_EXACT, _KIND_BAND = 0, 1

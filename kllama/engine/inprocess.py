@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kllama.engine.ledger import Ledger
-from kllama.steps import GlobalStep
+from kllama.core.ledger import Ledger
+from kllama.core.steps import GlobalStep
 
 
 @dataclass

@@ -21,10 +21,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kllama.document import CORE_SCHEMA, documents_to_table, schema_with, table_to_documents
-from kllama.engine.ledger import Ledger
-from kllama.io import atomic_write_text, sha256_file
-from kllama.steps import GlobalStep, Step, build_step, source_class
+from kllama.core.document import CORE_SCHEMA, documents_to_table, schema_with, table_to_documents
+from kllama.core.files import atomic_write_text, sha256_file
+from kllama.core.ledger import Ledger
+from kllama.core.registry import build_step, source_class
+from kllama.core.steps import GlobalStep, Step
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 8192}
 

@@ -18,10 +18,11 @@ from typing import Any
 import dask.bag as db
 from distributed import Client, as_completed
 
-from kllama.engine.ledger import Ledger
+from kllama.core.files import atomic_write_text
+from kllama.core.ledger import Ledger
+from kllama.core.registry import step_class
+from kllama.core.steps import GlobalStep
 from kllama.engine.partition import PartitionTask, build_steps, marker_valid, run_task
-from kllama.io import atomic_write_text
-from kllama.steps import GlobalStep, step_class
 
 
 def _is_global(spec: dict[str, Any]) -> bool:

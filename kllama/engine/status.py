@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.steps import Mapper, register
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Mapper
 
 _CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")

@@ -17,58 +17,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import re
 import sys
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from kllama.dedup.ccnet_lines import DIGIT_RE, NON_PRINTING_RE, UNICODE_PUNCT
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.steps import Step, register
-
-_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
-
-
-_MN_RE: re.Pattern | None = None
-
-
-def _mn_re() -> re.Pattern:
-    """A character class of every combining mark (category Mn) of this Python's Unicode database."""
-    global _MN_RE
-    if _MN_RE is None:
-        marks = [chr(c) for c in range(0x300, 0x110000) if unicodedata.category(chr(c)) == "Mn"]
-        _MN_RE = re.compile(f"[{re.escape(''.join(marks))}]")
-    return _MN_RE
-
-
-def strip_accents(line: str) -> str:
-    """cc_net's ``strip_accents``: NFD, then drop combining marks (category Mn). ASCII text is returned as is;
-    other text goes through one regex substitution instead of a per-character loop (same result)."""
-    if line.isascii():
-        return line
-    return _mn_re().sub("", unicodedata.normalize("NFD", line))
-
-
-def normalize(line: str, accent: bool = True, case: bool = True, numbers: bool = True, punct: int = 1) -> str:
-    """cc_net's ``text_normalizer.normalize`` (defaults as cc_net calls it before SentencePiece)."""
-    line = line.strip()
-    if not line:
-        return line
-    if case:
-        line = line.lower()
-    if accent:
-        line = strip_accents(line)
-    if numbers:
-        line = DIGIT_RE.sub("0", line)
-    if punct == 1:
-        line = line.translate(_PUNCT_TABLE)
-    elif punct == 2:
-        line = re.sub(f"[{re.escape(''.join(UNICODE_PUNCT))}]", "", line)
-    return NON_PRINTING_RE.sub("", line)
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Step
+from kllama.text.ccnet_normalize import normalize
 
 
 @contextlib.contextmanager

@@ -16,9 +16,10 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.steps import Filter, Mapper, register
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Filter, Mapper
 
 #: RedPajama v1 ``github_run_filter.py`` ``extensions_whitelist`` (66 suffixes, matched with ``str.endswith``,
 #: so ``Dockerfile``/``Makefile`` match whole names and ``.C``/``.H`` are case-sensitive).

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.latex.clean import clean_latex
-from kllama.steps import Mapper, register
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Mapper
+from kllama.text.latex_clean import clean_latex
 
 
 @register
 class LatexClean(Mapper):
-    """Clean flattened LaTeX papers as LLaMA did (see :func:`kllama.latex.clean.clean_latex`).
+    """Clean flattened LaTeX papers as LLaMA did (see :func:`kllama.text.latex_clean.clean_latex`).
 
     Drops: ``no_section``, ``macro_expansion_limit``, ``empty_after_clean``, ``too_short`` (fewer than
     ``min_chars`` characters left). Counters: ``macro_defs``, ``macro_expansions``, ``macro_recursion``,

@@ -12,9 +12,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.steps import Step, register
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Step
 
 
 @register

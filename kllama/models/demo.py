@@ -22,6 +22,7 @@ from pathlib import Path
 
 from kllama.config import DATA_DIR
 from kllama.models import cache_dir
+from kllama.models.fasttext_train import train_fasttext_supervised
 
 BUILDER_VERSION = "3"
 TRAIN_DIR = DATA_DIR / "demo" / "commoncrawl" / "train"
@@ -71,27 +72,6 @@ def demo_model(name: str) -> Path:
     return target
 
 
-def train_fasttext_supervised(train_file: Path, output: Path, **kwargs) -> Path:
-    """fastText supervised training, deterministic (one thread, fixed seed), quiet."""
-    import fasttext
-
-    params = {"epoch": 25, "lr": 0.5, "wordNgrams": 2, "minn": 2, "maxn": 4, "dim": 16, "thread": 1,
-              "seed": 0, "verbose": 0}
-    params.update(kwargs)
-    # With fewer hash buckets than fastText's default 2M, fastText 0.9.3 sometimes diverges to NaN on these
-    # small corpora and gives run-to-run different models (measured); the default buckets gave identical
-    # bytes on every run. A NaN is retried all the same.
-    for attempt in range(20):
-        try:
-            model = fasttext.train_supervised(input=str(train_file), **params)
-            break
-        except RuntimeError as exc:
-            if "NaN" not in str(exc) or attempt == 19:
-                raise
-    model.save_model(str(output))
-    return output
-
-
 def build_lid(train: Path, out: Path) -> None:
     train_fasttext_supervised(train, out / "lid.bin", epoch=15)
 
@@ -104,8 +84,8 @@ def build_lm(train: Path, out: Path, lang: str = "en", vocab_size: int = 300, or
     """cc_net's ``lm_dir`` layout: ``{lang}.sp.model`` and a KenLM-loadable ``{lang}.arpa``."""
     import sentencepiece as spm
 
-    from kllama.filters.ccnet import normalize
     from kllama.models.arpa import write_arpa
+    from kllama.text.ccnet_normalize import normalize
 
     lines = [normalize(ln) for ln in train.read_text(encoding="utf-8").splitlines() if ln.strip()]
     norm = out / "normalized.txt"
@@ -122,13 +102,3 @@ def build_lm(train: Path, out: Path, lang: str = "en", vocab_size: int = 300, or
 
 
 _BUILDERS = {"lid": build_lid, "lm": build_lm, "wiki": build_wiki}
-
-
-def write_training_text(folder: Path = TRAIN_DIR) -> None:
-    """(Re)generate the bundled training text from :mod:`kllama.models.demo_corpus`."""
-    from kllama.models import demo_corpus as dc
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "lid.txt").write_text("\n".join(dc.lid_training_lines()) + "\n", encoding="utf-8")
-    (folder / "lm_en.txt").write_text("\n".join(dc.lm_training_lines()) + "\n", encoding="utf-8")
-    (folder / "wiki.txt").write_text("\n".join(dc.classifier_training_lines()) + "\n", encoding="utf-8")

@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.latex.clean import normalize_newlines, remove_comments
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
+from kllama.text.latex_clean import normalize_newlines, remove_comments
 
 MANIFEST_NAME = "arXiv_src_manifest.xml"
 

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
 
 #: Default size limit of one book file (the longest PG books are ~10 MB; Books3's longest are ~40 MB).
 MAX_BOOK_BYTES = 64 << 20

@@ -15,9 +15,10 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
 
 #: A file larger than this (bytes of UTF-8) is dropped as ``file_too_large`` before it becomes a Python string.
 MAX_FILE_BYTES = 8 << 20

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.sources.jsonlines import iter_text_records, open_decompressed
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
+from kllama.formats.jsonlines import iter_text_records, open_decompressed
 
 
 @register

@@ -17,16 +17,17 @@ import tarfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.sources.jsonlines import (
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
+from kllama.formats.jsonlines import (
     STREAM_ERRORS,
     ZstdStream,  # noqa: F401 - re-exported for callers that stream Pile shards themselves
     count_truncation,
     iter_text_records,
     open_decompressed,
 )
-from kllama.steps import Source, register
 
 #: A JSON line longer than this is dropped as ``line_too_long``.
 MAX_LINE_BYTES = 256 << 20

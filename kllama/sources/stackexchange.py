@@ -7,14 +7,14 @@ decompressed, streamed straight into the XML parser, never to disk), Stack Overf
 sites excluded unless ``include_meta``), or exactly the ``sites`` named.
 
 ``Posts.xml`` (UTF-8 with BOM, one ``<row/>`` per line, sometimes an inserted ``<!DOCTYPE>`` line) is parsed
-with :mod:`kllama.sources.safexml` (no DTD, no entity expansion). Questions (``PostTypeId`` 1) and answers (2)
+with :mod:`kllama.formats.safexml` (no DTD, no entity expansion). Questions (``PostTypeId`` 1) and answers (2)
 are spilled to Parquet files partitioned by *question-id range* in a temporary folder, so memory stays bounded
 on a 100 GB Stack Overflow ``Posts.xml``; each partition is then grouped on its own. The ranges follow the
 file's Id order, so the output order (question id ascending) is the same whatever the partition size.
 
 Document text: ``Q: {title}\\n\\n{question}`` then ``A: {answer}`` blocks, answers sorted by their **numeric**
 score, highest first, ties by creation date then id (RedPajama compared scores as strings: "9" > "10").
-HTML becomes text with :func:`kllama.sources.html_text.html_to_text` (paragraphs, lists, code blocks kept).
+HTML becomes text with :func:`kllama.text.html.html_to_text` (paragraphs, lists, code blocks kept).
 
 Drops (per post): ``se_other_post_type`` (tag wikis, nominations, ...), ``se_bad_row`` (no/invalid Id),
 ``se_post_too_large``, ``se_orphan_answer`` (answer whose question is absent), ``se_duplicate_post``,
@@ -38,11 +38,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from lxml import etree
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.sources.html_text import html_to_text
-from kllama.sources.safexml import XmlStream, local_name, stream_file_events
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
+from kllama.formats.safexml import XmlStream, local_name, stream_file_events
+from kllama.text.html import html_to_text
 
 _SPILL_SCHEMA = pa.schema([
     ("qid", pa.int64()), ("kind", pa.int8()), ("id", pa.int64()), ("score", pa.int64()),

@@ -2,10 +2,10 @@
 
 Streaming and safe: the file is read in chunks (bz2 multistream = concatenated streams, gzip or plain XML,
 UTF-8 or UTF-16 with a BOM) into lxml's pull parser with no DTD, no network and no entity expansion
-(:mod:`kllama.sources.safexml`); each page is freed once handled. Kept: pages of the main namespace (0) with
+(:mod:`kllama.formats.safexml`); each page is freed once handled. Kept: pages of the main namespace (0) with
 wikitext content and no ``<redirect>`` element. The language comes from the dump (``<dbname>``, else the
 root's ``xml:lang``, else the file name); namespace names for file/category links come from its
-``<siteinfo><namespaces>``. Text is cleaned by :class:`kllama.filters.wikitext.WikitextCleaner`.
+``<siteinfo><namespaces>``. Text is cleaned by :class:`kllama.text.wikitext.WikitextCleaner`.
 
 Drop reasons (one page each): ``wiki_redirect``, ``wiki_not_main_namespace``, ``wiki_not_wikitext``,
 ``wiki_page_too_large``, ``wiki_no_text``, ``wiki_clean_error``, ``wiki_too_short`` (after cleaning),
@@ -32,11 +32,12 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from kllama.document import Document, make_id
-from kllama.engine.ledger import Ledger
-from kllama.filters.wikitext import WikitextCleaner, drop_namespace_names
-from kllama.sources.safexml import XmlStream, local_name, stream_file_events
-from kllama.steps import Source, register
+from kllama.core.document import Document, make_id
+from kllama.core.ledger import Ledger
+from kllama.core.registry import register
+from kllama.core.steps import Source
+from kllama.formats.safexml import XmlStream, local_name, stream_file_events
+from kllama.text.wikitext import WikitextCleaner, drop_namespace_names
 
 #: LLaMA's 20 Wikipedia languages (arXiv 2302.13971, section 2.1)
 LLAMA_LANGUAGES = ("bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu", "it", "nl", "pl", "pt", "ro", "ru",

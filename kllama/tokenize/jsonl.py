@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.tokenize.binidx import BinidxWriter, best_dtype
 from kllama.tokenize.tokenizer import DigitSplitTokenizer
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from kllama.engine.ledger import Ledger
-from kllama.io import atomic_write_text, sha256_file
+from kllama.core.files import atomic_write_text, sha256_file
+from kllama.core.ledger import Ledger
 from kllama.tokenize.binidx import BinidxReader, BinidxWriter, best_dtype, paths, write_index
 from kllama.tokenize.tokenizer import cached_tokenizer, single_thread
 

@@ -5,16 +5,11 @@ import random
 import numpy as np
 import pytest
 
-from kllama.dedup.ccnet_lines import (
-    CCNetLineDedup,
-    _normalized_lines,
-    line_hashes_batch,
-    normalize_for_dedup,
-    python_line_hashes,
-)
+from kllama.core.document import Document, documents_to_table, schema_with
+from kllama.dedup.ccnet_lines import CCNetLineDedup, line_hashes_batch, python_line_hashes
 from kllama.dedup.doc_dedup import CCNetDocDedup
-from kllama.document import Document, documents_to_table, schema_with
 from kllama.engine.inprocess import run_global_in_process
+from kllama.text.ccnet_normalize import normalize_for_dedup, normalized_lines
 
 _ALPHABET = list("abcXYZ 019\t\r\x0b\x85\xa0İΣσςßẞ，。１—’…《》٣\u3000éÉ\x00\x1f\x7f\x9f") + ["\n"] * 3
 
@@ -36,7 +31,7 @@ def test_whole_text_normalization_equals_per_line_and_c_core():
     rng = random.Random(0)
     texts = ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 50))) for _ in range(3000)]
     for t in texts:
-        assert _normalized_lines(t) == [normalize_for_dedup(ln) for ln in t.split("\n")]
+        assert normalized_lines(t) == [normalize_for_dedup(ln) for ln in t.split("\n")]
         assert np.array_equal(python_line_hashes(t), _ref_hashes(t))
     h_py, off_py = line_hashes_batch(texts, use_native=False)
     h, off = line_hashes_batch(texts)  # the C core when built

@@ -26,7 +26,7 @@ from kllama.config import load_recipe
 from kllama.engine.cluster import open_client
 from kllama.engine.status import run_status
 from kllama.pipeline import run_recipe
-from kllama.synthetic import corpus
+from tools.synthetic import corpus
 
 REPO = Path(__file__).resolve().parents[2]
 N_FILES = 12

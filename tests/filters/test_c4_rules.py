@@ -1,5 +1,5 @@
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
 from kllama.filters.c4_rules import C4Rules
 
 GOOD = "This is a perfectly fine sentence here. Another good sentence is right here! And a third one follows now?"

@@ -2,11 +2,12 @@ import math
 
 import pytest
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-from kllama.filters.ccnet import CCNetLangId, CCNetPerplexity, load_cutoffs, normalize, perplexity
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
+from kllama.filters.ccnet import CCNetLangId, CCNetPerplexity, load_cutoffs, perplexity
 from kllama.filters.wiki_classifier import WikiReferenceClassifier
-from kllama.models.demo_corpus import paragraph, salad_line, web_sentence, wiki_sentence
+from kllama.text.ccnet_normalize import normalize
+from tools.demo_corpus import paragraph, salad_line, web_sentence, wiki_sentence
 
 
 def _doc(text, lang=None):
@@ -104,7 +105,7 @@ def test_strip_accents_equals_the_per_character_reference():
     import random
     import unicodedata
 
-    from kllama.filters.ccnet import strip_accents
+    from kllama.text.ccnet_normalize import strip_accents
 
     def ref(line):
         return "".join(c for c in unicodedata.normalize("NFD", line) if unicodedata.category(c) != "Mn")

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from kllama.config import DATA_DIR
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
 from kllama.filters.code import (
     REDPAJAMA_EXTENSIONS,
     BinaryFilter,

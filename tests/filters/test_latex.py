@@ -9,12 +9,12 @@ from collections import Counter
 
 import pytest
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
+from kllama.core.document import Document
+from kllama.core.ledger import Ledger
 from kllama.filters.latex import LatexClean
-from kllama.latex.clean import clean_latex, remove_comments
-from kllama.latex.macros import ExpansionLimit, MacroExpander, expand_macros, extract_definitions
 from kllama.sources.arxiv import decode_tex
+from kllama.text.latex_clean import clean_latex, remove_comments
+from kllama.text.latex_macros import ExpansionLimit, MacroExpander, expand_macros, extract_definitions
 from tests.conftest import samples_dir
 
 

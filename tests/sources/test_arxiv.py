@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kllama.config import DATA_DIR
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.arxiv import (
     ArchiveRefused,
     ArxivSource,

@@ -3,7 +3,7 @@
 import pytest
 
 from kllama.config import DATA_DIR
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.books import BooksSource, gutenberg_header, strip_gutenberg
 from tests.conftest import samples_dir
 

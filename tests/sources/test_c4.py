@@ -2,7 +2,7 @@ import gzip
 import json
 
 from kllama.config import DATA_DIR
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.c4 import C4Source
 from tests.conftest import samples_dir
 

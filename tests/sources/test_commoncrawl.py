@@ -5,9 +5,10 @@ import shutil
 import pytest
 
 from kllama.config import DATA_DIR, load_recipe
-from kllama.engine.ledger import Ledger
-from kllama.sources.commoncrawl import CommonCrawlSource, block_digest, write_wet
+from kllama.core.ledger import Ledger
+from kllama.sources.commoncrawl import CommonCrawlSource
 from tests.conftest import samples_dir
+from tools.wet_writer import block_digest, write_wet
 
 PAGE_LINES = [f"line number {i} of a page that is long enough to pass the minimum length filter" for i in range(6)]
 
@@ -58,8 +59,8 @@ def test_field_names_match_ccnet_schema(tmp_path):
     (except the ones later steps add as columns: language, language_score, perplexity, bucket)."""
     import pyarrow as pa
 
+    from kllama.core.document import documents_to_table, schema_with
     from kllama.dedup.ccnet_lines import CCNetLineDedup
-    from kllama.document import documents_to_table, schema_with
 
     with gzip.open(samples_dir("commoncrawl") / "dolma-ccnet-cc_en_head-0091.jsonl.gz", "rt") as f:
         sample = json.loads(f.readline())["metadata"]
@@ -173,7 +174,7 @@ def test_demo_pipeline_end_to_end_on_local_cluster(tmp_path, dask_client):
     shards = sorted((tmp_path / "run" / "shards").rglob("*.parquet"))
     import pyarrow.parquet as pq
 
-    from kllama.models.demo_corpus import BOILERPLATE
+    from tools.demo_corpus import BOILERPLATE
 
     texts = [t for p in shards for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
     assert len(texts) == 45

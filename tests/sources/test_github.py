@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kllama.config import DATA_DIR
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.github import GithubSource
 from tests.conftest import samples_dir
 

@@ -5,7 +5,7 @@ import json
 import zstandard
 
 from kllama.config import DATA_DIR
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.jsonl import JsonlSource
 
 

@@ -7,7 +7,7 @@ import tarfile
 import pytest
 import zstandard
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.sources.pile import PileSource
 from tests.conftest import samples_dir
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import py7zr
 import pytest
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.engine.partition import PartitionTask, run_task
-from kllama.sources.safexml import UnsafeXMLError
+from kllama.formats.safexml import UnsafeXMLError
 from kllama.sources.stackexchange import (
     ArchiveLimitError,
     PostSpill,

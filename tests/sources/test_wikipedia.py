@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.engine.partition import PartitionTask, run_task
-from kllama.sources.safexml import UnsafeXMLError
+from kllama.formats.safexml import UnsafeXMLError
 from kllama.sources.wikipedia import ChecksumError, WikipediaSource, language_of
 from tests.conftest import samples_dir
 

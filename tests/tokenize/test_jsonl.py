@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from kllama.cli import main
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 from kllama.tokenize.jsonl import read_jsonl_texts, tokenize_jsonl
 from kllama.tokenize.rwkv import magic_prime
 from kllama.tokenize.tokenizer import DigitSplitTokenizer

@@ -1,12 +1,22 @@
-"""Regenerate the bundled demo CommonCrawl data: ``python -m kllama.models.demo_data``."""
+"""Regenerate the bundled demo CommonCrawl data: ``python -m tools.make_demo.commoncrawl``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kllama.models.demo import TRAIN_DIR, write_training_text
-from kllama.models.demo_corpus import demo_pages
-from kllama.sources.commoncrawl import write_wet
+from kllama.models.demo import TRAIN_DIR
+from tools.demo_corpus import demo_pages
+from tools.wet_writer import write_wet
+
+
+def write_training_text(folder: Path = TRAIN_DIR) -> None:
+    """(Re)generate the bundled training text from :mod:`tools.demo_corpus`."""
+    from tools import demo_corpus as dc
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lid.txt").write_text("\n".join(dc.lid_training_lines()) + "\n", encoding="utf-8")
+    (folder / "lm_en.txt").write_text("\n".join(dc.lm_training_lines()) + "\n", encoding="utf-8")
+    (folder / "wiki.txt").write_text("\n".join(dc.classifier_training_lines()) + "\n", encoding="utf-8")
 
 
 def write_demo_wet(root: Path = TRAIN_DIR.parent) -> list[Path]:

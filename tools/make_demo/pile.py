@@ -1,6 +1,6 @@
 """Regenerate the demo's Pile-like reference shard ``train/00.jsonl.zst`` from the other demo inputs.
 
-    python kllama/data/demo/pile/make_demo.py
+    python -m tools.make_demo.pile
 
 The shard is in the Pile v1 format (``{"text": ..., "meta": {"pile_set_name": ...}}`` per line, json.dumps
 separators, one zstd frame written in streaming mode, so no content size in the frame header). It holds, for
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import zstandard
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "kllama" / "data" / "demo" / "pile"
 #: source -> (pile_set_name, exact copies, near copies)
 PLAN = {
     "c4": ("Pile-CC", 3, 2),
@@ -44,8 +44,9 @@ def near_copy(text: str, every: int = 60) -> str:
 
 def source_docs(recipe, name: str) -> list:
     """The documents of one demo source after its leading per-document steps, sorted by id."""
-    from kllama.engine.ledger import Ledger
-    from kllama.steps import GlobalStep, build_step, source_class
+    from kllama.core.ledger import Ledger
+    from kllama.core.registry import build_step, source_class
+    from kllama.core.steps import GlobalStep
 
     src = recipe.sources[name]
     reader = source_class(src.reader)(**src.options)
@@ -83,7 +84,7 @@ def records() -> list[dict]:
             out.append({"text": text, "meta": {"pile_set_name": set_name}})
     # filler the demo never reads: the C4 validation split
     reader = C4Source(split="validation")
-    from kllama.engine.ledger import Ledger
+    from kllama.core.ledger import Ledger
 
     for unit in reader.list_inputs([str(HERE.parent / "c4")]):
         for d in reader.read(unit, Ledger()):

@@ -1,6 +1,6 @@
 """Regenerate the arXiv demo inputs (papers written for kllama, Apache-2.0; see ATTRIBUTION.md).
 
-    python kllama/data/demo/arxiv/make_demo.py
+    python -m tools.make_demo.arxiv
 
 Writes two bulk tars in the exact s3://arxiv/src layout and their ``arXiv_src_manifest.xml``, byte-identical
 on every run. The papers are invented; their ids are placeholders, not real arXiv papers.
@@ -14,7 +14,7 @@ import io
 import tarfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "kllama" / "data" / "demo" / "arxiv"
 
 # Latin-1 + CRLF single-file paper with macros of every kind, comments and an inline bibliography.
 PAPER1 = r"""\documentclass[11pt]{article}

@@ -10,72 +10,21 @@ Three kinds of step:
 
 A ``GlobalStep`` needs to see the whole source (dedup): it emits small key tables per partition, the engine
 shuffles them by key into buckets, ``resolve`` decides per bucket, and ``apply`` edits each partition.
-Only hashes travel between partitions, never texts. Nothing here imports Dask.
+Only hashes travel between partitions, never texts. Nothing here imports Dask; recipes name these classes
+through :mod:`kllama.core.registry`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from kllama.document import Document
-from kllama.engine.ledger import Ledger
-
-_STEPS: dict[str, type] = {}
-_SOURCES: dict[str, type] = {}
-_DISCOVERED = False
-
-
-def register(cls: type) -> type:
-    """Class decorator: make a Step/GlobalStep (by ``cls.name``) or a Source (by ``cls.name``) nameable."""
-    if issubclass(cls, Source):
-        _SOURCES[cls.name] = cls
-    else:
-        _STEPS[cls.name] = cls
-    return cls
-
-
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    for pkg_name in ("kllama.sources", "kllama.filters", "kllama.dedup", "kllama.tokenize"):
-        pkg = importlib.import_module(pkg_name)
-        for mod in pkgutil.iter_modules(pkg.__path__):
-            importlib.import_module(f"{pkg_name}.{mod.name}")
-
-
-def step_class(name: str) -> type:
-    """The registered step class called ``name``."""
-    _discover()
-    if name not in _STEPS:
-        raise KeyError(f"unknown step {name!r}; known: {', '.join(sorted(_STEPS))}")
-    return _STEPS[name]
-
-
-def source_class(name: str) -> type[Source]:
-    """The registered source class called ``name``."""
-    _discover()
-    if name not in _SOURCES:
-        raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(_SOURCES))}")
-    return _SOURCES[name]
-
-
-def known_sources() -> list[str]:
-    _discover()
-    return sorted(_SOURCES)
-
-
-def build_step(spec: dict[str, Any]) -> Step | GlobalStep:
-    """Instantiate a step from a recipe entry ``{"step": NAME, **kwargs}``."""
-    kwargs = {k: v for k, v in spec.items() if k != "step"}
-    return step_class(spec["step"])(**kwargs)
+from kllama.core.document import Document
+from kllama.core.files import expand_inputs
+from kllama.core.ledger import Ledger
 
 
 class Step(ABC):
@@ -180,8 +129,6 @@ class Source(ABC):
 
     def list_inputs(self, paths: list[str]) -> list[str]:
         """Sorted list of partition units (files) under ``paths`` (files, folders or globs)."""
-        from kllama.io import expand_inputs
-
         return expand_inputs(paths, self.patterns)
 
     @abstractmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from kllama.latex.macros import ExpansionLimit, MacroExpander, extract_definitions
+from kllama.text.latex_macros import ExpansionLimit, MacroExpander, extract_definitions
 
 _COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.DOTALL)
 _IFFALSE = re.compile(r"\\iffalse(?![A-Za-z]).*?\\fi(?![A-Za-z])", re.DOTALL)

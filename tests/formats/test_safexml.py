@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from kllama.sources.safexml import UnsafeXMLError, XmlStream, check_prolog, local_name, stream_file_events
+from kllama.formats.safexml import UnsafeXMLError, XmlStream, check_prolog, local_name, stream_file_events
 
 
 def events_of(data: bytes, chunk: int = 7) -> tuple[list[str], list[str]]:

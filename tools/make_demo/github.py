@@ -1,6 +1,6 @@
 """Regenerate the GitHub demo inputs (all content written for kllama, Apache-2.0; see ATTRIBUTION.md).
 
-    python kllama/data/demo/github/make_demo.py
+    python -m tools.make_demo.github
 
 Writes ``github-code-demo.jsonl.gz`` (codeparrot/github-code schema) and ``the-stack-demo.parquet``
 (bigcode/the-stack schema), byte-identical on every run.
@@ -12,7 +12,7 @@ import gzip
 import json
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "kllama" / "data" / "demo" / "github"
 
 MIT_PY = '''#!/usr/bin/env python3
 # -*- coding: utf-8 -*-

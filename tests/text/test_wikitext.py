@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mwparserfromhell
 
-from kllama.filters.wikitext import WikitextCleaner, drop_namespace_names
+from kllama.text.wikitext import WikitextCleaner, drop_namespace_names
 
 
 def clean(text: str, names=("Datei", "Kategorie", "Medium"), lang: str | None = "de") -> str:

@@ -70,11 +70,17 @@ class XmlStream:
 
     Events are ``start`` and ``end`` (as in ``lxml.etree.XMLPullParser``). After handling an ``end`` element
     the caller should call :meth:`release` on it so memory stays bounded.
+
+    An element is reported as ended only when its end tag (or ``/>``) was in the input: when the input breaks
+    off, newer libxml2 releases (2.13+, lxml 6) close the unfinished elements on ``close()`` and report them
+    as ``end`` events; those are held back here and listed in :attr:`unfinished` instead, so that a page cut
+    by truncation never looks like a complete one, whatever the lxml version.
     """
 
     def __init__(self, events: tuple[str, ...] = ("start", "end"), tag: str | None = None) -> None:
+        self._wanted = frozenset(events)
         self._parser = etree.XMLPullParser(
-            events=events,
+            events=("start", "end"),
             tag=tag,
             resolve_entities=False,
             load_dtd=False,
@@ -87,9 +93,24 @@ class XmlStream:
         self._head = b""
         self._checked = False
         self.bytes_fed = 0
+        #: elements started and not yet ended (outermost first)
+        self._open: list[etree._Element] = []
+        #: after a truncated ``close()``: the local names of the elements the input left unfinished
+        self.unfinished: list[str] = []
 
-    def _events(self) -> list[tuple[str, etree._Element]]:
-        return list(self._parser.read_events())
+    def _events(self, synthesized: list[etree._Element] | None = None) -> list[tuple[str, etree._Element]]:
+        out = []
+        for event, elem in self._parser.read_events():
+            if event == "start":
+                self._open.append(elem)
+            else:
+                if self._open and self._open[-1] is elem:
+                    self._open.pop()
+                if synthesized is not None and any(elem is e for e in synthesized):
+                    continue
+            if event in self._wanted:
+                out.append((event, elem))
+        return out
 
     def feed(self, data: bytes) -> list[tuple[str, etree._Element]]:
         if not data:
@@ -107,17 +128,28 @@ class XmlStream:
 
     def close(self) -> tuple[list[tuple[str, etree._Element]], etree.XMLSyntaxError | None]:
         """Finish the document: the last events, and the syntax error when it is incomplete (truncated)."""
-        error = None
+        ready: list[tuple[str, etree._Element]] = []
         try:
             if not self._checked:
                 check_prolog(self._head[:PROLOG_BYTES])
                 self._checked = True
                 if self._head:
                     self._parser.feed(self._head)
+        except etree.XMLSyntaxError as exc:
+            return self._truncated_events(ready), exc
+        ready = self._events()
+        try:
             self._parser.close()
         except etree.XMLSyntaxError as exc:
-            error = exc
-        return self._events(), error
+            return self._truncated_events(ready), exc
+        return ready + self._events(), None
+
+    def _truncated_events(self, ready: list[tuple[str, etree._Element]]) -> list[tuple[str, etree._Element]]:
+        """Events after a syntax error at the end: drop the parser's own closing of unfinished elements."""
+        still_open = list(self._open)
+        events = ready + self._events(synthesized=still_open)
+        self.unfinished = [local_name(e.tag) for e in still_open]
+        return events
 
     def pending_events(self) -> list[tuple[str, etree._Element]]:
         """Events parsed before a syntax error raised by :meth:`feed`."""

@@ -5,11 +5,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kllama.cli import main
-from kllama.commands.classifier import ref_urls
 from kllama.filters.wiki_classifier import WikiReferenceClassifier
-from kllama.models.demo_corpus import paragraph
-from kllama.sources.commoncrawl import write_wet
+from kllama.models.classifier import ref_urls
 from tests.conftest import samples_dir
+from tools.demo_corpus import paragraph
+from tools.wet_writer import write_wet
 
 
 def test_classifier_train_from_wet_positives_and_a_run_folder(tmp_path):

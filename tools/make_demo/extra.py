@@ -1,6 +1,6 @@
 """Regenerate the demo's G2 extra sources (synthetic, made by kllama; no third-party content).
 
-    python kllama/data/demo/extra/make_demo.py
+    python -m tools.make_demo.extra
 
 ``maths/maths-00000.jsonl.zst``: worked arithmetic and algebra problems; ``dialogue/dialogue-00000.jsonl.gz``:
 short two-speaker dialogues. Byte-identical on every run (fixed seed, gzip mtime 0, one zstd stream).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "kllama" / "data" / "demo" / "extra"
 
 
 def maths(rng: random.Random, n: int = 24) -> list[dict]:

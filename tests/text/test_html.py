@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bs4 import BeautifulSoup
 
-from kllama.sources.html_text import html_to_text
+from kllama.text.html import html_to_text
 
 
 def test_paragraphs_and_line_breaks():

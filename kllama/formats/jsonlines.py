@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import zstandard
 
-from kllama.engine.ledger import Ledger
+from kllama.core.ledger import Ledger
 
 #: zstd window limit (Pile shards use level 3, a few MB); larger windows are refused (decompression bombs).
 MAX_WINDOW_SIZE = 1 << 27

@@ -1,0 +1,1 @@
+"""Readers of file formats, with limits for untrusted input: safe XML, JSON lines (zstd/gzip/tar)."""
