@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("KLLAMA_SAMPLES", REPO.parent / "shared" / "samples"))
+#: excerpts of the project's real sample dumps, committed with the tests (see tests/data/PROVENANCE.md)
+TEST_DATA = REPO / "tests" / "data"
 
 
 def samples_dir(*parts: str) -> Path:
-    """A folder under ../shared/samples; skips the test when absent, except in CI (CI=true) where it fails."""
-    path = SAMPLES.joinpath(*parts)
+    """A file or folder under ``tests/data``; a missing one is an error (the suite is self-contained)."""
+    path = TEST_DATA.joinpath(*parts)
     if not path.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            raise FileNotFoundError(f"samples folder {path} is missing in CI")
-        pytest.skip(f"samples folder {path} not present")
+        raise FileNotFoundError(f"test data {path} is missing (rebuild with `python -m tools.make_test_data`)")
     return path
 
 

@@ -179,10 +179,11 @@ def test_macros_with_arguments_and_inline_bibliography():
 
 
 def test_bibliography_command_with_bbl_paper():
-    raw = sample("1803.07574")
+    raw = sample("1803.00001")  # constructed: \bibliography{refs} + main.bbl, \renewcommand, macros with arguments
     text, reason = clean_latex(raw)
-    assert reason is None and "\\bibliography{" not in text and "References}" not in text
+    assert reason is None and "\\bibliography{" not in text and "\\bibitem" not in text
     assert text.startswith("\\section{Introduction}")
+    assert "\\norm{" not in text and "\\left\\lVert \\mathbf{v} \\right\\rVert" in text
 
 
 def test_sectioning_through_a_user_macro_is_found_after_expansion():

@@ -65,7 +65,7 @@ def test_constructed_bulk_tars_with_manifest(tmp_path):
     docs = [d for p in paths for d in reader.read(p, led)]
     assert led.stats["md5_verified"] == 3 and not led.dropped
     by_id = {d.meta["arxiv_id"]: d for d in docs}
-    assert set(by_id) == {"1707.08043", "1708.00137", "1803.07574"}
+    assert set(by_id) == {"1707.08043", "1708.00137", "1803.00001"}
     single = by_id["1707.08043"]
     assert single.meta["container"] == "tex" and single.meta["encoding"] in ("cp1252", "latin-1")
     assert "\r" not in single.text and "Hauptstaße 8" in single.text  # the address line, ß from Latin-1 byte 0xDF

@@ -122,7 +122,7 @@ def test_github_source_end_to_end_on_samples(tmp_path, dask_client):
         assert led.balanced, (name, led.to_dict())
     read = summary.stages["github.00-read"]
     assert read.docs_in == 18
-    # AGPL/LGPL files (wikiextractor, gensim) go; so do the tables of numbers
+    # AGPL/LGPL files (the copyleft fixture, gensim) go; so do the tables of numbers
     assert read.dropped["license_not_allowed"] == 8
     dedup = next(v for k, v in summary.stages.items() if "exact_dedup" in k)
     assert dedup.dropped["exact_duplicate"] == 4  # jsonl.gz and parquet hold the same files

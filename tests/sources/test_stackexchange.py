@@ -1,4 +1,4 @@
-"""Stack Exchange source on the real sample dumps (../shared/samples/stackexchange) and on broken inputs."""
+"""Stack Exchange source on the real sample dumps (tests/data/stackexchange) and on broken inputs."""
 
 from __future__ import annotations
 

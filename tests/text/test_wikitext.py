@@ -89,3 +89,17 @@ def test_link_lists_in_the_body_stay_trailing_ones_go():
     text = ("Members:\n* [[Alice]]\n* [[Bob]]\nThey met in 1990.\n== See also ==\n* [[Carol]]\n"
             "* [[Dave]], a friend\n== External links ==\n* [http://x.org Site]\n")
     assert clean(text, (), "en") == "Members:\nAlice\nBob\nThey met in 1990.\n\nSee also\n\nDave, a friend"
+
+
+def test_vietnamese_file_and_category_links_go_under_their_localized_and_legacy_names():
+    """Constructed viwiki markup (the localized names a real viwiki dump uses: Tập tin, Hình, Thể loại)."""
+    from kllama.text.wikitext import WikitextCleaner, drop_namespace_names
+
+    cleaner = WikitextCleaner(drop_namespace_names(["Tập tin", "Thể loại", "Bản mẫu"], lang="vi"))
+    text = cleaner.clean(
+        "'''Ohio''' là một [[tiểu bang]] của [[Hoa Kỳ]].<ref>Nguồn</ref>\n"
+        "[[Tập tin:Ohio map.png|nhỏ|phải|Bản đồ Ohio]]\n[[Hình:Flag of Ohio.svg|thumb|Cờ]]\n"
+        "Thủ phủ là [[Columbus, Ohio|Columbus]].\n\n[[Thể loại:Tiểu bang Hoa Kỳ]]\n")
+    assert "Ohio là một tiểu bang của Hoa Kỳ." in text and "Thủ phủ là Columbus." in text
+    for bad in ("Tập tin:", "Hình:", "Thể loại:", "nhỏ|", "thumb|", "[[", "<ref", "Nguồn", "Bản đồ"):
+        assert bad not in text, bad
