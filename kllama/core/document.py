@@ -22,7 +22,7 @@ CORE_FIELDS: list[pa.Field] = [
 CORE_SCHEMA = pa.schema(CORE_FIELDS)
 CORE_NAMES = [f.name for f in CORE_FIELDS]
 
-#: Shard groups (DESIGN.md, Variants).
+#: Shard groups (README: Variants and the Pile).
 GROUPS = ("core", "pile-overlap", "extra", "extra-pile-overlap")
 
 
