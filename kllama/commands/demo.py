@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, cluster_options, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script, summary_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +22,8 @@ def main(args: argparse.Namespace) -> int:
     from kllama.export import export_variant
     from kllama.pipeline import run_recipe
 
+    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
+        return 0
     out = Path(args.output)
     recipe = load_recipe("demo")
     with open_client(args.cluster, args.workers, **cluster_options(args)) as client:

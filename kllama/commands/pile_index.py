@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options
+from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from kllama.dedup.pile_index import IndexSettings, build_index
 
+    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
+        return 0
     if not 1 <= args.prefix_bits <= 16:
         raise ValueError("--prefix-bits must be between 1 and 16")
     s = IndexSettings(ngram=args.ngram, bands=args.bands, rows=args.rows, seed=args.seed, prefix_bits=args.prefix_bits)
@@ -32,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         from kllama.engine.cluster import open_client
 
-        with open_client(args.cluster, args.workers) as client:
+        with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
             meta = build_index(args.pile_dir, args.output, s, client=client)
     drops = ", ".join(f"{k}={v}" for k, v in sorted(meta["ledger"]["dropped"].items())) or "none"
     print(f"indexed {meta['docs']} documents from {len(meta['shards'])} shards into {args.output}: "

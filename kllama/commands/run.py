@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, cluster_options, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script, summary_table
 
 
 def parse_inputs(values: list[str]) -> dict[str, list[str]]:
@@ -34,6 +34,8 @@ def main(args: argparse.Namespace) -> int:
     from kllama.engine.cluster import open_client
     from kllama.pipeline import run_recipe
 
+    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
+        return 0
     recipe = load_recipe(args.recipe, parse_inputs(args.input))
     with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
         summary = run_recipe(recipe, Path(args.output), client, progress=not args.no_progress)
