@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
     if not stages_dir.is_dir():
         raise FileNotFoundError(f"{run_dir} is not a kllama run folder (no stages/)")
     stages: dict[str, Any] = {}
+    ledgers: dict[str, Ledger] = {}
     now = time.time()
     for d in sorted(p for p in stages_dir.iterdir() if p.is_dir()):
         plan_path = d / "_plan.json"
@@ -47,13 +49,47 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
             "bytes_in": ledger.bytes_in,
             "bytes_out": ledger.bytes_out,
             "quarantined": ledger.quarantined,
+            "truncated_inputs": truncated_inputs(ledger),
             "rate_partitions_per_s": round(rate, 4),
             "eta_s": round((total - done) / rate, 1) if rate and done < total else (0.0 if done >= total else None),
         }
         stages[d.name] = entry
+        ledgers[d.name] = ledger
     finished = (run_dir / "manifest.json").exists() and all(
         s["partitions_done"] == s["partitions_total"] for s in stages.values())
-    return {"run_dir": str(run_dir), "finished": finished, "stages": stages}
+    return {"run_dir": str(run_dir), "finished": finished, "stages": stages, "problems": input_problems(ledgers)}
+
+
+def truncated_inputs(ledger: Ledger) -> int:
+    """How many inputs broke off (truncated or corrupt compressed data, XML cut short): every reader counts
+    such an input as a ``truncated_file:CAUSE`` statistic (and the record the cut broke as a drop)."""
+    return sum(n for k, n in ledger.stats.items() if k.startswith("truncated_file:"))
+
+
+def input_problems(stages: dict[str, Ledger]) -> list[str]:
+    """One line per stage with truncated inputs, inputs broken midway or quarantined partitions ([] if none)."""
+
+    def names(entries: list[dict[str, Any]]) -> str:
+        files = sorted({os.path.basename(str(q.get("inputs", "")).split(", ")[0]) for q in entries} - {""})
+        return (": " + ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")) if files else ""
+
+    lines = []
+    for name, led in stages.items():
+        partial = [q for q in led.quarantined if q.get("partial") == "true"]
+        cut = truncated_inputs(led)
+        if cut:
+            files = names([q for q in partial if str(q.get("error", "")).startswith("truncated")])
+            lines.append(f"{name}: {cut} truncated input{'s' if cut > 1 else ''} (truncated_file; the records "
+                         f"before the cut are kept, the one it broke is dropped){files}")
+        broken = [q for q in partial if not str(q.get("error", "")).startswith("truncated")]
+        if broken:
+            lines.append(f"{name}: {len(broken)} input{'s' if len(broken) > 1 else ''} not well formed midway "
+                         f"(the records before the break are kept){names(broken)}")
+        failed = [q for q in led.quarantined if q.get("partial") != "true"]
+        if failed:
+            lines.append(f"{name}: {len(failed)} partition{'s' if len(failed) > 1 else ''} quarantined after two "
+                         f"failures (errors in ledger.json){names(failed)}")
+    return lines
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -67,5 +103,6 @@ def format_status(status: dict[str, Any]) -> str:
                      dropped, eta))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
+    lines.extend(status.get("problems", []))
     lines.append("finished" if status["finished"] else "in progress (or stopped)")
     return "\n".join(lines)

@@ -25,6 +25,9 @@ from lxml import etree
 #: how many bytes of the prolog are checked for a DOCTYPE with an internal subset
 PROLOG_BYTES = 64 * 1024
 
+#: how many of the last bytes fed an :class:`XmlStream` keeps (``tail``)
+TAIL_BYTES = 4096
+
 _DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
@@ -73,8 +76,11 @@ class XmlStream:
 
     An element is reported as ended only when its end tag (or ``/>``) was in the input: when the input breaks
     off, newer libxml2 releases (2.13+, lxml 6) close the unfinished elements on ``close()`` and report them
-    as ``end`` events; those are held back here and listed in :attr:`unfinished` instead, so that a page cut
-    by truncation never looks like a complete one, whatever the lxml version.
+    as ``end`` events, and may even report an element whose start tag was cut (``<row Id="2" Ti``) with the
+    attributes read so far. Every event that a failing ``close()`` produces is therefore held back (complete
+    elements were all reported while feeding: libxml2 parses a tag only once its ``>`` arrived), and the
+    elements left open are listed in :attr:`unfinished`, so that a record cut by truncation never looks like
+    a complete one, whatever the lxml version.
     """
 
     def __init__(self, events: tuple[str, ...] = ("start", "end"), tag: str | None = None) -> None:
@@ -93,21 +99,20 @@ class XmlStream:
         self._head = b""
         self._checked = False
         self.bytes_fed = 0
+        #: the last bytes fed (up to ``TAIL_BYTES``): after a break, whether a record was cut midway
+        self.tail = b""
         #: elements started and not yet ended (outermost first)
         self._open: list[etree._Element] = []
         #: after a truncated ``close()``: the local names of the elements the input left unfinished
         self.unfinished: list[str] = []
 
-    def _events(self, synthesized: list[etree._Element] | None = None) -> list[tuple[str, etree._Element]]:
+    def _events(self) -> list[tuple[str, etree._Element]]:
         out = []
         for event, elem in self._parser.read_events():
             if event == "start":
                 self._open.append(elem)
-            else:
-                if self._open and self._open[-1] is elem:
-                    self._open.pop()
-                if synthesized is not None and any(elem is e for e in synthesized):
-                    continue
+            elif self._open and self._open[-1] is elem:
+                self._open.pop()
             if event in self._wanted:
                 out.append((event, elem))
         return out
@@ -116,6 +121,7 @@ class XmlStream:
         if not data:
             return []
         self.bytes_fed += len(data)
+        self.tail = data[-TAIL_BYTES:] if len(data) >= TAIL_BYTES else (self.tail + data)[-TAIL_BYTES:]
         if not self._checked:
             self._head += data
             if len(self._head) < PROLOG_BYTES and _FIRST_ELEMENT.search(decode_prolog(self._head)) is None:
@@ -128,7 +134,6 @@ class XmlStream:
 
     def close(self) -> tuple[list[tuple[str, etree._Element]], etree.XMLSyntaxError | None]:
         """Finish the document: the last events, and the syntax error when it is incomplete (truncated)."""
-        ready: list[tuple[str, etree._Element]] = []
         try:
             if not self._checked:
                 check_prolog(self._head[:PROLOG_BYTES])
@@ -136,24 +141,31 @@ class XmlStream:
                 if self._head:
                     self._parser.feed(self._head)
         except etree.XMLSyntaxError as exc:
-            return self._truncated_events(ready), exc
+            return self._events(), exc  # not well formed before the end: what was parsed is real
         ready = self._events()
         try:
             self._parser.close()
         except etree.XMLSyntaxError as exc:
-            return self._truncated_events(ready), exc
+            self._hold_back()
+            return ready, exc
         return ready + self._events(), None
 
-    def _truncated_events(self, ready: list[tuple[str, etree._Element]]) -> list[tuple[str, etree._Element]]:
-        """Events after a syntax error at the end: drop the parser's own closing of unfinished elements."""
+    def _hold_back(self) -> None:
+        """After a failed ``close()``: drop the parser's own events (elements it closed or recovered itself)
+        and list the elements the input left unfinished, outermost first."""
         still_open = list(self._open)
-        events = ready + self._events(synthesized=still_open)
+        for event, elem in self._parser.read_events():
+            if event == "start":
+                still_open.append(elem)
+        self._open = []
         self.unfinished = [local_name(e.tag) for e in still_open]
-        return events
 
     def pending_events(self) -> list[tuple[str, etree._Element]]:
-        """Events parsed before a syntax error raised by :meth:`feed`."""
-        return self._events()
+        """Events parsed before the input broke off midway (a syntax error raised by :meth:`feed`, or a
+        decompressor error); the elements still open are listed in :attr:`unfinished`."""
+        events = self._events()
+        self.unfinished = [local_name(e.tag) for e in self._open]
+        return events
 
     @staticmethod
     def release(elem: etree._Element) -> None:
@@ -163,6 +175,12 @@ class XmlStream:
         if parent is not None:
             while elem.getprevious() is not None:
                 del parent[0]
+
+
+def cut_midline(stream: XmlStream) -> bool:
+    """After the input broke off: whether its last line was cut (text after the last newline), i.e. a
+    one-record-per-line file such as ``Posts.xml`` lost a partial record that never became an element."""
+    return bool(stream.tail.rsplit(b"\n", 1)[-1].strip())
 
 
 def iter_chunks(f, chunk_size: int = 1 << 20) -> Iterator[bytes]:
@@ -194,7 +212,8 @@ def stream_file_events(f, stream: XmlStream, errors: list[str],
     Stops early instead of raising when the input breaks off: a decompressor error (truncated/corrupt
     bz2, gzip, xz) appends ``"truncated: ..."`` to ``errors``; a syntax error (XML not well formed midway,
     or the document never closed) appends ``"xml_error: ..."`` / ``"truncated: ..."``. Everything parsed
-    before the break is yielded. :class:`UnsafeXMLError` is raised, not recorded.
+    before the break is yielded, never an element the break cut (those are named in ``stream.unfinished``,
+    e.g. ``["mediawiki", "page", "revision", "text"]``). :class:`UnsafeXMLError` is raised, not recorded.
     """
     chunks = iter_chunks(f, chunk_size)
     while True:
@@ -208,8 +227,9 @@ def stream_file_events(f, stream: XmlStream, errors: list[str],
             events, err = stream.close()
             yield from events
             if err is not None:
-                kind = "truncated" if "Premature end" in str(err) or "not properly terminated" in str(err) \
-                    or "no element found" in str(err) else "xml_error"
+                # the input ended with elements still open (or a tag cut midway): a truncated document
+                kind = "truncated" if stream.unfinished or "Premature end" in str(err) \
+                    or "not properly terminated" in str(err) or "no element found" in str(err) else "xml_error"
                 errors.append(f"{kind}: XML ends before the document is complete ({err})")
             return
         try:

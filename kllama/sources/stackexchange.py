@@ -18,9 +18,12 @@ HTML becomes text with :func:`kllama.text.html.html_to_text` (paragraphs, lists,
 
 Drops (per post): ``se_other_post_type`` (tag wikis, nominations, ...), ``se_bad_row`` (no/invalid Id),
 ``se_post_too_large``, ``se_orphan_answer`` (answer whose question is absent), ``se_duplicate_post``,
-``se_unanswered`` (fewer than ``min_answers`` answers), ``se_empty_question``. Answers folded into their question are counted in the ``se_answers_merged`` stat. A broken
-input (corrupt 7z data, XML not well formed midway) keeps what came before the break and is listed in the
-ledger's ``quarantined`` entries with ``partial = "true"``; an archive that cannot be opened, or whose
+``se_unanswered`` (fewer than ``min_answers`` answers), ``se_empty_question``, ``truncated_file`` (the row
+that a truncated input cut: never kept, even when lxml recovers its first attributes). Answers folded into
+their question are counted in the ``se_answers_merged`` stat. A broken input (truncated or corrupt 7z data,
+XML cut short or not well formed midway) keeps what came before the break, is counted (``se_input_error:*``,
+and ``truncated_file:CAUSE`` for a truncated one, which ``kllama status`` and the run summary show) and is
+listed in the ledger's ``quarantined`` entries with ``partial = "true"``; an archive that cannot be opened, or whose
 ``Posts.xml`` exceeds the size limits, raises (the engine quarantines the file).
 """
 
@@ -42,7 +45,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.safexml import XmlStream, local_name, stream_file_events
+from kllama.formats.safexml import XmlStream, cut_midline, local_name, stream_file_events
 from kllama.text.html import html_to_text
 
 _SPILL_SCHEMA = pa.schema([
@@ -292,24 +295,30 @@ class StackExchangeSource(Source):
             state = {"rows": 0}
             errors: list[str] = []
             handle = self._row_handler(spill, ledger, state)
+            stream = XmlStream(events=("end",))
             if path.endswith(".7z"):
-                self._read_7z(path, handle, errors, state)
+                self._read_7z(path, handle, errors, state, stream)
             else:
                 with open(path, "rb") as f:
-                    for ev, elem in stream_file_events(f, XmlStream(events=("end",)), errors):
+                    for ev, elem in stream_file_events(f, stream, errors):
                         handle(ev, elem)
             for error in errors:
-                ledger.count(f"se_input_error:{error.split(':', 1)[0]}")
+                kind = error.split(":", 1)[0]
+                if kind == "truncated":
+                    if "row" in stream.unfinished or cut_midline(stream):  # one row per line: the cut one
+                        ledger.drop("truncated_file")
+                    ledger.count("truncated_file:" + ("xml" if "XML ends" in error else "compressed"))
+                ledger.count(f"se_input_error:{kind}")
                 ledger.quarantined.append({"partition": "", "inputs": path, "error": error, "partial": "true"})
             for rows in spill.partitions():
                 yield from self._group(rows, site, ledger)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _read_7z(self, path: str, handle: Callable, errors: list[str], state: dict[str, Any]) -> None:
+    def _read_7z(self, path: str, handle: Callable, errors: list[str], state: dict[str, Any],
+                 stream: XmlStream) -> None:
         import py7zr
 
-        stream = XmlStream(events=("end",))
         broken: list[str] = []
 
         def sink(block: bytes) -> None:
@@ -355,7 +364,8 @@ class StackExchangeSource(Source):
         for ev, elem in events:
             handle(ev, elem)
         if err is not None:
-            errors.append(f"truncated: XML ends before the document is complete ({err})")
+            kind = "truncated" if stream.unfinished else "xml_error"
+            errors.append(f"{kind}: XML ends before the document is complete ({err})")
 
     def _row_handler(self, spill: PostSpill, ledger: Ledger, state: dict[str, Any]) -> Callable:
         max_post = self.max_post_bytes

@@ -9,9 +9,11 @@ root's ``xml:lang``, else the file name); namespace names for file/category link
 
 Drop reasons (one page each): ``wiki_redirect``, ``wiki_not_main_namespace``, ``wiki_not_wikitext``,
 ``wiki_page_too_large``, ``wiki_no_text``, ``wiki_clean_error``, ``wiki_too_short`` (after cleaning),
-``wiki_truncated_page`` (the page open when the input broke off). A dump that breaks off (truncated bz2, XML
-not well formed midway) keeps the pages before the break; the error is counted (``wiki_input_error:*``) and
-listed in the ledger's ``quarantined`` entries with ``partial = "true"``. A ``dumpstatus.json`` beside the
+``truncated_file`` (the page that was open when the input broke off: a truncated bz2 or a dump that ends
+midway; never kept as a document, whatever lxml closes by itself), ``malformed_xml`` (the page open where the
+XML stops being well formed). A dump that breaks off keeps the pages before the break; the break is counted
+(``wiki_input_error:*``, and ``truncated_file:CAUSE`` for a truncated input, which ``kllama status`` and the
+run summary show) and listed in the ledger's ``quarantined`` entries with ``partial = "true"``. A ``dumpstatus.json`` beside the
 dump is used to verify the file's sha1/md5 and size; a mismatch, or a prolog declaring entities, raises
 (the engine quarantines the file).
 """
@@ -309,8 +311,9 @@ class WikipediaSource(Source):
         cleaner: WikitextCleaner | None = None
         page_open = False
         errors: list[str] = []
+        stream = XmlStream()
         with open_dump(path) as f:
-            for ev, elem in stream_file_events(f, XmlStream(), errors, self.chunk_bytes):
+            for ev, elem in stream_file_events(f, stream, errors, self.chunk_bytes):
                 name = local_name(elem.tag)
                 if ev == "start":
                     if name == "page":
@@ -333,10 +336,13 @@ class WikipediaSource(Source):
                     if doc is not None:
                         yield doc
         for error in errors:
-            if page_open:
-                ledger.drop("wiki_truncated_page")
+            kind = error.split(":", 1)[0]
+            if page_open or "page" in stream.unfinished:  # the page the break cut: a counted drop
+                ledger.drop("truncated_file" if kind == "truncated" else "malformed_xml")
                 page_open = False
-            ledger.count(f"wiki_input_error:{error.split(':', 1)[0]}")
+            if kind == "truncated":
+                ledger.count("truncated_file:" + ("compressed" if "compressed input" in error else "xml"))
+            ledger.count(f"wiki_input_error:{kind}")
             ledger.quarantined.append({"partition": "", "inputs": path, "error": error, "partial": "true"})
 
     def _cleaner(self, site: _Site) -> WikitextCleaner:

@@ -112,7 +112,7 @@ def test_truncated_bz2_keeps_pages_before_the_cut(tmp_path):
     docs, ledger = read(cut)
     assert 5 < len(docs) < 106
     assert ledger.stats["wiki_input_error:truncated"] == 1
-    assert ledger.dropped["wiki_truncated_page"] == 1
+    assert ledger.dropped["truncated_file"] == 1
     assert docs[0].meta["dump_date"] == "2016-05-01"
 
 
