@@ -6,6 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from kllama.download import sources as s
     from kllama.download.sources import PLANNERS, URL_LIST_SOURCES
 
     p = sub.add_parser(
@@ -18,10 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="at most N data files (per snapshot / language / split) -- for trials")
     p.add_argument("--urls", help="URL list file (URL [sha256:HEX] [SIZE] per line); required for github/code/books")
     p.add_argument("--base-url", help="a mirror with the same layout as the public host")
-    p.add_argument("--snapshot", action="append", help="commoncrawl: CC-MAIN-YYYY-WW (repeatable; default: "
-                                                       "RedPajama's five)")
+    p.add_argument("--snapshot", action="append", help="commoncrawl: CC-MAIN-YYYY-WW (repeatable; overrides "
+                                                       "--snapshots)")
+    p.add_argument("--snapshots", default="llama", choices=sorted(s.CC_SNAPSHOT_SETS),
+                   help="commoncrawl: a named set of five snapshots: llama (default: "
+                        + ", ".join(s.LLAMA_CC_SNAPSHOTS) + ", within LLaMA's 2017-2020) or redpajama ("
+                        + ", ".join(s.REDPAJAMA_CC_SNAPSHOTS) + ")")
     p.add_argument("--languages", help="wikipedia: comma-separated codes (default: LLaMA's 20)")
-    p.add_argument("--date", default="latest", help="wikipedia: dump date YYYYMMDD or latest (default)")
+    p.add_argument("--date", default="llama", help="wikipedia: llama (default: the June-August 2022 dumps LLaMA "
+                                                   "used), latest, or a dump date YYYYMMDD")
     p.add_argument("--site", action="append", help="stackexchange: a site such as math.stackexchange.com "
                                                    "(repeatable; default: the 28 largest)")
     p.add_argument("--top-sites", type=int, default=28, help="stackexchange: how many of the largest sites")
@@ -50,7 +56,8 @@ def plan(args: argparse.Namespace) -> list:
         raise ValueError(f"{args.source}: its dumps have no single public layout; list them with --urls FILE "
                          "(one URL [sha256:HEX] [SIZE] per line)")
     if args.source == "commoncrawl":
-        return s.commoncrawl_files(args.snapshot or s.CC_SNAPSHOTS, limit=args.limit, **base, **http)
+        snaps = args.snapshot or s.CC_SNAPSHOT_SETS[getattr(args, "snapshots", None) or "llama"]
+        return s.commoncrawl_files(snaps, limit=args.limit, **base, **http)
     if args.source == "wikipedia":
         langs = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
         return s.wikipedia_files(langs, args.date, limit=args.limit, **base, **http)

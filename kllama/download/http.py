@@ -30,6 +30,10 @@ class DownloadError(RuntimeError):
     """A download that could not be completed (after its retries)."""
 
 
+class NotFoundError(DownloadError):
+    """The server answered 404/410: the file is not (or no longer) there."""
+
+
 class ChecksumError(DownloadError):
     """A completed transfer whose size or checksum is not the expected one (the data was deleted)."""
 
@@ -198,6 +202,8 @@ def fetch_bytes(url: str, *, retries: int = 5, backoff: float = 1.0, timeout: fl
                     raise _Retryable(f"got {len(data)} of {length} bytes")
                 return data
         except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFoundError(f"{url}: HTTP {exc.code} {exc.reason}") from None
             if exc.code not in _RETRY_STATUS:
                 raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
             last = exc

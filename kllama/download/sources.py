@@ -4,6 +4,12 @@
 |---|---|---|
 | commoncrawl | ``crawl-data/<snapshot>/wet.paths.gz`` on data.commoncrawl.org | size (Content-Length) |
 | wikipedia | ``<lang>wiki/<date>/dumpstatus.json``, job ``articlesdump`` | sha1 + md5 + size |
+
+Defaults follow LLaMA (Touvron et al. 2023, section 2.1): five CommonCrawl snapshots from 2017 to 2020
+(:data:`LLAMA_CC_SNAPSHOTS`; the paper does not name them, so kllama picks one per year plus a second one of
+2020; RedPajama v1's five, three of them after 2020, stay available as ``redpajama``), and Wikipedia's
+June–August 2022 dumps (:data:`LLAMA_WIKI_DATES`). dumps.wikimedia.org keeps only the last few months of
+dumps: for 2022 dates it answers 404 and the error names the Internet Archive's copies.
 | stackexchange | archive.org ``stackexchange/stackexchange_files.xml`` (per-site ``.7z``) | sha1 + md5 + size |
 | arxiv | ``s3://arxiv/src/arXiv_src_manifest.xml`` (requester pays; boto3 + AWS credentials) | md5 + size |
 | c4 | ``allenai/c4`` ``en/c4-{train,validation}.NNNNN-of-MMMMM.json.gz`` on the Hugging Face hub | size |
@@ -25,12 +31,24 @@ from pathlib import Path
 from typing import Any
 
 from kllama.download import RemoteFile
-from kllama.download.http import HASHES, DownloadError, fetch_bytes, verify_file
+from kllama.download.http import HASHES, DownloadError, NotFoundError, fetch_bytes, verify_file
 
 CC_BASE = "https://data.commoncrawl.org"
-#: LLaMA used five CommonCrawl dumps from 2017-2020 without naming them; these are RedPajama v1's five.
-CC_SNAPSHOTS = ("CC-MAIN-2019-30", "CC-MAIN-2020-05", "CC-MAIN-2021-04", "CC-MAIN-2022-05", "CC-MAIN-2023-06")
+#: LLaMA used five CommonCrawl dumps "ranging from 2017 to 2020" without naming them: kllama's default is one
+#: snapshot per year (October 2017, October 2018, April 2019 -- the one C4 was built from), January and August 2020.
+LLAMA_CC_SNAPSHOTS = ("CC-MAIN-2017-43", "CC-MAIN-2018-43", "CC-MAIN-2019-18", "CC-MAIN-2020-05",
+                      "CC-MAIN-2020-34")
+#: RedPajama v1's five snapshots (three of them after LLaMA's window)
+REDPAJAMA_CC_SNAPSHOTS = ("CC-MAIN-2019-30", "CC-MAIN-2020-05", "CC-MAIN-2021-04", "CC-MAIN-2022-05",
+                          "CC-MAIN-2023-06")
+#: ``kllama download commoncrawl --snapshots NAME``
+CC_SNAPSHOT_SETS = {"llama": LLAMA_CC_SNAPSHOTS, "redpajama": REDPAJAMA_CC_SNAPSHOTS}
+CC_SNAPSHOTS = LLAMA_CC_SNAPSHOTS
 WIKI_BASE = "https://dumps.wikimedia.org"
+#: LLaMA: "Wikipedia dumps from the June-August 2022 period"; tried newest first, per language
+LLAMA_WIKI_DATES = ("20220820", "20220801", "20220720", "20220701", "20220620", "20220601")
+#: where the old dumps are kept once dumps.wikimedia.org has dropped them (one item per wiki and date)
+WIKI_ARCHIVE = "https://archive.org/details/{wiki}-{date}"
 SE_BASE = "https://archive.org/download/stackexchange"
 C4_BASE = "https://huggingface.co/datasets/allenai/c4/resolve/main"
 #: files per split of each allenai/c4 variant
@@ -100,10 +118,23 @@ def _wiki_status(base: str, wiki: str, date: str, **http: Any) -> dict[str, Any]
         raise DownloadError(f"{wiki}/{date}/dumpstatus.json: not JSON ({exc})") from None
 
 
-def wikipedia_files(languages: list[str] | tuple[str, ...] | None = None, date: str = "latest",
+def _archived(wiki: str, dates: tuple[str, ...] | list[str], base: str) -> str:
+    where = ", ".join(WIKI_ARCHIVE.format(wiki=wiki, date=d) for d in dates)
+    return (f"{base} no longer serves {wiki}'s dump(s) of {', '.join(dates)} (HTTP 404: the dump site keeps only "
+            f"the last few months). The Internet Archive keeps copies of the Wikimedia dumps (collection "
+            f"https://archive.org/details/wikimediadownloads): {where}. Download the "
+            f"{wiki}-DATE-pages-articles*.xml.bz2 files from there (or point --base-url at a mirror with "
+            f"dumps.wikimedia.org's layout), or take the current dump with --date latest")
+
+
+def wikipedia_files(languages: list[str] | tuple[str, ...] | None = None, date: str = "llama",
                     base_url: str = WIKI_BASE, limit: int | None = None, **http: Any) -> list[RemoteFile]:
-    """``pages-articles`` files of each language's dump of ``date`` (``latest``: the newest dump whose
-    ``articlesdump`` job is done), with the sha1/md5/size of ``dumpstatus.json``; ``limit`` files per language."""
+    """``pages-articles`` files of each language's dump of ``date``, with the sha1/md5/size of
+    ``dumpstatus.json``; ``limit`` files per language.
+
+    ``date``: ``llama`` (default: the newest finished dump among :data:`LLAMA_WIKI_DATES`, June–August 2022,
+    as LLaMA), ``latest`` (the newest finished dump) or ``YYYYMMDD``. A date the site no longer serves raises
+    a :class:`DownloadError` that names the Internet Archive's copies."""
     from kllama.sources.wikipedia import LLAMA_LANGUAGES
 
     base = base_url.rstrip("/")
@@ -124,11 +155,26 @@ def wikipedia_files(languages: list[str] | tuple[str, ...] | None = None, date: 
             if chosen is None:
                 raise DownloadError(f"{wiki}: no finished articles dump among {candidates[:6]}")
             d = chosen
+        elif date == "llama":
+            d, status = "", {}
+            for cand in LLAMA_WIKI_DATES:
+                try:
+                    status = _wiki_status(base, wiki, cand, **http)
+                except NotFoundError:
+                    continue
+                d = cand
+                if status.get("jobs", {}).get("articlesdump", {}).get("status") == "done":
+                    break
+            if not d:
+                raise DownloadError(_archived(wiki, LLAMA_WIKI_DATES, base))
         else:
             if not re.fullmatch(r"\d{8}", date):
-                raise ValueError(f"--date wants YYYYMMDD or latest, not {date!r}")
+                raise ValueError(f"--date wants YYYYMMDD, llama or latest, not {date!r}")
             d = date
-            status = _wiki_status(base, wiki, d, **http)
+            try:
+                status = _wiki_status(base, wiki, d, **http)
+            except NotFoundError:
+                raise DownloadError(_archived(wiki, [d], base)) from None
         job = status.get("jobs", {}).get("articlesdump", {})
         if job.get("status") != "done":
             raise DownloadError(f"{wiki}/{d}: articles dump is {job.get('status', 'missing')!r}, not done")

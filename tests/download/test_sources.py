@@ -62,16 +62,61 @@ def test_wikipedia_dumpstatus_sha1_and_latest(server, tmp_path):
     server.files["/enwiki/20240601/dumpstatus.json"] = wiki_status("20240601", files)
     server.files["/enwiki/20240520/dumpstatus.json"] = wiki_status("20240520", {})
     rc = kllama(["download", "wikipedia", "--output", str(tmp_path), "--languages", "en", "--base-url", server.url,
-                 "--no-progress"])
+                 "--date", "latest", "--no-progress"])
     assert rc == 0
     for name, data in files.items():
         assert (tmp_path / "wikipedia" / "enwiki" / "20240601" / name).read_bytes() == data
     # a dump still running is not taken; an older finished one is
     server.files["/enwiki/"] = b'<a href="20240701/">x</a><a href="20240601/">y</a>'
     server.files["/enwiki/20240701/dumpstatus.json"] = wiki_status("20240701", {}, status="in-progress")
-    planned = s.wikipedia_files(["en"], base_url=server.url)
+    planned = s.wikipedia_files(["en"], date="latest", base_url=server.url)
     assert {f.path.split("/")[2] for f in planned} == {"20240601"}
     assert all(set(f.checksums) == {"sha1", "md5"} and f.size for f in planned)
+
+
+def test_commoncrawl_defaults_to_five_snapshots_in_llamas_window(server, tmp_path, capsys):
+    assert len(s.LLAMA_CC_SNAPSHOTS) == 5 and s.CC_SNAPSHOTS == s.LLAMA_CC_SNAPSHOTS
+    years = [int(n.split("-")[2]) for n in s.LLAMA_CC_SNAPSHOTS]
+    assert min(years) == 2017 and max(years) == 2020 and set(years) == {2017, 2018, 2019, 2020}
+    assert len(set(s.LLAMA_CC_SNAPSHOTS)) == 5 and not set(s.LLAMA_CC_SNAPSHOTS) & {"CC-MAIN-2018-34"}  # WARC errata
+    assert sum(int(n.split("-")[2]) > 2020 for n in s.REDPAJAMA_CC_SNAPSHOTS) == 3
+    for snap in (*s.LLAMA_CC_SNAPSHOTS, *s.REDPAJAMA_CC_SNAPSHOTS):
+        server.files[f"/crawl-data/{snap}/wet.paths.gz"] = gzip.compress(
+            f"crawl-data/{snap}/segments/1/wet/{snap}-00000.warc.wet.gz\n".encode())
+    for extra, expected in (([], s.LLAMA_CC_SNAPSHOTS), (["--snapshots", "redpajama"], s.REDPAJAMA_CC_SNAPSHOTS),
+                            (["--snapshot", "CC-MAIN-2019-18"], ("CC-MAIN-2019-18",))):
+        rc = kllama(["download", "commoncrawl", "--output", str(tmp_path), "--base-url", server.url, "--dry-run",
+                     *extra])
+        assert rc == 0
+        listed = {line.split("\t")[1].split("/")[2] for line in capsys.readouterr().out.splitlines()}
+        assert listed == set(expected)
+
+
+def test_wikipedia_defaults_to_llamas_2022_dumps(server, tmp_path):
+    files = {"dewiki-20220701-pages-articles.xml.bz2": blob("de")}
+    server.files["/dewiki/20220701/dewiki-20220701-pages-articles.xml.bz2"] = files[
+        "dewiki-20220701-pages-articles.xml.bz2"]
+    server.files["/dewiki/20220701/dumpstatus.json"] = wiki_status("20220701", files).replace(b"/enwiki/", b"/dewiki/")
+    server.files["/dewiki/20220801/dumpstatus.json"] = wiki_status("20220801", {}, status="failed")
+    # a newer dump than LLaMA's window exists but is never taken by default
+    server.files["/dewiki/"] = b'<a href="20240601/">x</a>'
+    rc = kllama(["download", "wikipedia", "--output", str(tmp_path), "--languages", "de", "--base-url", server.url,
+                 "--no-progress"])
+    assert rc == 0
+    assert (tmp_path / "wikipedia" / "dewiki" / "20220701" / "dewiki-20220701-pages-articles.xml.bz2").exists()
+    tried = [p for p, _ in server.log if p.endswith("dumpstatus.json")]
+    assert tried[:3] == ["/dewiki/20220820/dumpstatus.json", "/dewiki/20220801/dumpstatus.json",
+                         "/dewiki/20220720/dumpstatus.json"] and "/dewiki/" not in [p for p, _ in server.log]
+
+
+def test_wikipedia_dump_no_longer_served_names_the_archive(server, tmp_path, capsys):
+    with pytest.raises(DownloadError, match=r"archive\.org/details/frwiki-20220601"):
+        s.wikipedia_files(["fr"], base_url=server.url)  # nothing served: every 2022 date is a 404
+    rc = kllama(["download", "wikipedia", "--output", str(tmp_path), "--languages", "fr", "--date", "20220620",
+                 "--base-url", server.url, "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no longer serves" in err and "archive.org/details/frwiki-20220620" in err
+    assert "--date latest" in err
 
 
 def test_wikipedia_wrong_sha1_fails_that_file(server, tmp_path):
