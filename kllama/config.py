@@ -56,7 +56,7 @@ def resolve_path(value: str, base: Path) -> str:
 
 
 def recipe_path(name_or_path: str) -> Path:
-    """A TOML path, or the name of a bundled recipe (``llama``, ``llama-plus``, ``llama-minus-pile``, ``demo``)."""
+    """A TOML path, or the name of a bundled recipe (``llama``, ``kinda-llama``, ``demo``)."""
     p = Path(name_or_path)
     if p.suffix == ".toml" and p.exists():
         return p.resolve()
@@ -84,22 +84,75 @@ def _resolve_paths_in(obj: Any, base: Path) -> Any:
     return obj
 
 
+#: keys of a source block that a recipe extending another replaces whole (others merge key by key)
+_REPLACED_KEYS = {"pipeline", "inputs"}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], replaced: set[str] = frozenset()) -> dict[str, Any]:
+    """``over`` on top of ``base``: tables merge key by key, other values (and keys in ``replaced``) replace."""
+    out = dict(base)
+    for k, v in over.items():
+        if k in out and isinstance(out[k], dict) and isinstance(v, dict) and k not in replaced:
+            out[k] = _merge(out[k], v, replaced)
+        else:
+            out[k] = v
+    return out
+
+
+def _resolve_source_block(spec: dict[str, Any], base: Path) -> dict[str, Any]:
+    spec = _resolve_paths_in(spec, base)
+    if "inputs" in spec:
+        spec["inputs"] = [resolve_path(i, base) for i in spec["inputs"]]
+    return spec
+
+
+def read_recipe_tables(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The recipe's tables after composition: ``extends = "NAME"`` (a bundled name or a path, relative to this
+    file) is loaded first, then each of ``include = [...]``, then this file's own tables on top. Source blocks
+    merge key by key (``options`` too); ``pipeline`` and ``inputs`` replace; ``sources.X = false`` removes a
+    source. Paths are resolved relative to the file that names them."""
+    if path in _seen:
+        raise ValueError(f"recipe {path} extends itself through {' -> '.join(map(str, _seen))}")
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    base_dir = path.parent
+    merged: dict[str, Any] = {}
+    parents = ([raw["extends"]] if isinstance(raw.get("extends"), str) else list(raw.get("extends", [])))
+    for ref in parents + list(raw.get("include", [])):
+        candidate = base_dir / ref
+        parent = candidate.resolve() if candidate.suffix == ".toml" and candidate.exists() else recipe_path(ref)
+        merged = _merge(merged, read_recipe_tables(parent, (*_seen, path)), _REPLACED_KEYS)
+    own = {k: v for k, v in raw.items() if k not in ("extends", "include")}
+    own_sources = {n: (_resolve_source_block(s, base_dir) if isinstance(s, dict) else s)
+                   for n, s in own.pop("sources", {}).items()}
+    own = _resolve_paths_in(own, base_dir)
+    merged = _merge(merged, own)
+    sources = dict(merged.get("sources", {}))
+    for name, spec in own_sources.items():
+        if spec is False:
+            sources.pop(name, None)
+        elif isinstance(spec, dict):
+            sources[name] = _merge(sources.get(name, {}), spec, _REPLACED_KEYS)
+        else:
+            raise ValueError(f"recipe {path}: [sources.{name}] must be a table (or false to remove it)")
+    merged["sources"] = sources
+    return merged
+
+
 def load_recipe(name_or_path: str, input_overrides: dict[str, list[str]] | None = None) -> Recipe:
-    """Load a recipe; ``input_overrides`` (from ``--input SOURCE=PATH``) replace a source's inputs.
+    """Load a recipe (composed through ``extends``/``include``, see :func:`read_recipe_tables`);
+    ``input_overrides`` (from ``--input SOURCE=PATH``) replace a source's inputs.
 
     Naming a source in ``input_overrides`` that the recipe lacks is an error; when overrides are given,
     only the overridden sources run, unless the recipe sets ``run.keep_other_sources = true``.
     """
     path = recipe_path(name_or_path)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    base = path.parent
+    raw = read_recipe_tables(path)
     run = raw.get("run", {})
     sources: dict[str, SourceSettings] = {}
     for name, spec in raw.get("sources", {}).items():
-        spec = _resolve_paths_in(spec, base)
         sources[name] = SourceSettings(
             name=name,
-            inputs=[resolve_path(i, base) for i in spec.get("inputs", [])],
+            inputs=list(spec.get("inputs", [])),
             reader=spec.get("reader", name),
             group=spec.get("group", "core"),
             options=spec.get("options", {}),
@@ -116,6 +169,5 @@ def load_recipe(name_or_path: str, input_overrides: dict[str, list[str]] | None 
             sources[name].inputs = [str(Path(p).expanduser().resolve()) for p in paths]
         if not run.get("keep_other_sources", False):
             sources = {n: s for n, s in sources.items() if n in input_overrides}
-    variants = _resolve_paths_in(raw.get("variants", {}), base)
-    return Recipe(name=raw.get("name", path.stem), path=path, sources=sources, variants=variants,
-                  run=_resolve_paths_in(run, base), raw=_resolve_paths_in(raw, base))
+    return Recipe(name=raw.get("name", path.stem), path=path, sources=sources, variants=raw.get("variants", {}),
+                  run=run, raw=raw)

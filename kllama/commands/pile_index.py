@@ -8,7 +8,7 @@ from kllama.commands._common import add_cluster_options, cluster_options, dry_ru
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pile-index", help="index Pile jsonl.zst shards for the G3 (llama-minus-pile) labelling")
+    p = sub.add_parser("pile-index", help="index Pile jsonl.zst shards for the G3 (kinda-llama) labelling")
     p.add_argument("pile_dir", nargs="+", help="Pile shards: folders, files (.jsonl.zst, .jsonl.zst.tar) or globs")
     p.add_argument("--output", required=True, help="index folder")
     p.add_argument("--ngram", type=int, default=5, help="word n-gram size of the shingles (default 5)")

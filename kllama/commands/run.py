@@ -19,7 +19,7 @@ def parse_inputs(values: list[str]) -> dict[str, list[str]]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a recipe over raw dumps")
-    p.add_argument("recipe", help="recipe TOML path or bundled name (llama, llama-plus, llama-minus-pile, demo)")
+    p.add_argument("recipe", help="recipe TOML path or bundled name (llama, kinda-llama, demo)")
     p.add_argument("--input", action="append", default=[], metavar="SOURCE=PATH",
                    help="point a source at a file, folder or glob of raw dumps (repeatable)")
     p.add_argument("--output", required=True, help="run folder (resumes if it holds a partial run)")
