@@ -4,7 +4,8 @@ import pytest
 
 from kllama.config import DATA_DIR
 from kllama.core.ledger import Ledger
-from kllama.sources.books import BooksSource, gutenberg_header, strip_gutenberg
+from kllama.sources.books import BooksSource
+from kllama.text.gutenberg import gutenberg_header, strip_gutenberg
 from tests.conftest import samples_dir
 
 RAW = (
