@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from kllama.tokenize.binidx import exists
-    from kllama.tokenize.rwkv import rwkv_settings
+    from kllama.tokenize.rwkv import magic_prime_warning, rwkv_settings
 
     if bool(args.jsonl) == bool(args.run_dir):
         raise ValueError("give either RUN_DIR (with --variant) or --jsonl FILE")
@@ -68,4 +68,7 @@ def main(args: argparse.Namespace) -> int:
     if led.quarantined:
         print(f"quarantined shards: {led.quarantined}", file=sys.stderr)
     print(rwkv_settings(tokens, args.ctx_len))
+    warning = magic_prime_warning(tokens, args.ctx_len)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
