@@ -24,8 +24,9 @@ def _html_text(html: bytes) -> str:
     return "\n".join(ln for ln in lines if ln)
 
 
-def iter_positive_texts(paths: list[str]) -> Iterator[str]:
-    """Texts of WET conversion records and of WARC HTML responses under ``paths``."""
+def iter_page_texts(paths: list[str]) -> Iterator[str]:
+    """Texts of WET conversion records and of WARC HTML responses under ``paths`` (both sides of the training
+    data are read by this one function: a WET page's text without its title line, a WARC page's visible text)."""
     from warcio.archiveiterator import ArchiveIterator
 
     from kllama.core.files import expand_inputs
@@ -36,7 +37,7 @@ def iter_positive_texts(paths: list[str]) -> Iterator[str]:
     for path in expand_inputs(paths, ("*.wet.gz", "*.wet", "*.warc.gz", "*.warc")):
         if ".wet" in Path(path).name:
             for doc in wet.read(path, Ledger()):
-                yield doc.meta.get("title", "") + "\n" + doc.text
+                yield doc.text
             continue
         with open(path, "rb") as f:
             try:
@@ -53,13 +54,18 @@ def iter_positive_texts(paths: list[str]) -> Iterator[str]:
                 print(f"warning: {path}: {exc}", file=sys.stderr)
 
 
+#: the former name (positives were the only WET/WARC side)
+iter_positive_texts = iter_page_texts
+
+
 def iter_run_texts(run_dir: str, source: str = "commoncrawl") -> Iterator[str]:
-    """CommonCrawl texts of a run folder: the line-dedup stage (random pages before the quality filters)
-    when present, else the final shards."""
+    """CommonCrawl texts of a run folder as read, before any filter: the read stage (``{source}.00-*``) when
+    present, else the earliest stage, else the final shards."""
     import pyarrow.parquet as pq
 
     root = Path(run_dir)
-    stage_dirs = sorted((root / "stages").glob(f"{source}.*line_dedup*")) if (root / "stages").exists() else []
+    stage_dirs = sorted(d for d in (root / "stages").glob(f"{source}.*") if d.is_dir()
+                        and not d.name.endswith("-shards")) if (root / "stages").exists() else []
     files = sorted(stage_dirs[0].glob("part-*.parquet")) if stage_dirs else sorted(
         (root / "shards").rglob("*.parquet") if (root / "shards").exists() else root.rglob("*.parquet"))
     if not files:
@@ -76,10 +82,54 @@ def _pick(texts: list[str], n: int) -> list[str]:
     return sorted(texts, key=lambda t: hashlib.sha1(t.encode("utf-8", "surrogatepass")).digest())[:n]
 
 
+def roc_auc(scores: list[float], labels: list[int]) -> float:
+    """Area under the ROC curve (the Mann-Whitney statistic; ties count one half)."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = int(y.sum()), int((~y).sum())
+    if not pos or not neg:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=float)
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+def wiki_probabilities(model_path: str | Path, texts: list[str]) -> list[float]:
+    """``P(__label__wiki)`` of each text under a trained classifier (newlines as spaces, as the
+    ``wiki_classifier`` step scores documents)."""
+    import fasttext
+
+    fasttext.FastText.eprint = lambda *a, **k: None
+    model = fasttext.load_model(str(model_path))
+    labels, probs = model.predict([t.replace("\n", " ") for t in texts], k=2)
+    return [min(1.0, float(dict(zip(labs, ps, strict=False)).get("__label__wiki", 0.0)))
+            for labs, ps in zip(labels, probs, strict=True)]
+
+
+def _line(label: str, text: str) -> str:
+    return f"__label__{label} {' '.join(text.split())}"
+
+
 def train_classifier(positives: list[str], negatives: list[str], output: str, epoch: int = 5,
                      lr: float = 0.1, word_ngrams: int = 2, max_per_class: int = 0, dim: int = 50,
-                     bucket: int = 2_000_000) -> dict[str, int]:
-    """Write a fastText ``__label__wiki``/``__label__cc`` model; returns the per-label training counts."""
+                     bucket: int = 2_000_000, heldout: float = 0.1) -> dict[str, float]:
+    """Write a fastText ``__label__wiki``/``__label__cc`` model and evaluate it on a held-out share.
+
+    Both classes are balanced to the smaller one (``max_per_class`` caps them), chosen by hash order; the last
+    ``heldout`` share of each class (by the same order) is held out, never trained on. Returns the training
+    and held-out counts per label, the held-out ``accuracy`` (``P(wiki) >= 0.5``) and ``auc``. Deterministic:
+    one thread, a fixed seed, inputs ordered by hash.
+    """
     import random
     import tempfile
 
@@ -90,8 +140,13 @@ def train_classifier(positives: list[str], negatives: list[str], output: str, ep
         n = min(n, max_per_class)
     if n == 0:
         raise ValueError(f"need positives and negatives (got {len(positives)} and {len(negatives)})")
-    rows = [f"__label__wiki {' '.join(t.split())}" for t in _pick(positives, n)]
-    rows += [f"__label__cc {' '.join(t.split())}" for t in _pick(negatives, n)]
+    n_test = int(round(n * heldout)) if heldout > 0 else 0
+    if heldout > 0 and n_test == 0 and n >= 2:
+        n_test = 1
+    pos, neg = _pick(positives, n), _pick(negatives, n)
+    train_pos, test_pos = pos[: n - n_test], pos[n - n_test:]
+    train_neg, test_neg = neg[: n - n_test], neg[n - n_test:]
+    rows = [_line("wiki", t) for t in train_pos] + [_line("cc", t) for t in train_neg]
     random.Random(0).shuffle(rows)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
         f.write("\n".join(rows) + "\n")
@@ -102,7 +157,14 @@ def train_classifier(positives: list[str], negatives: list[str], output: str, ep
                                   minn=0, maxn=0, dim=dim, bucket=bucket)
     finally:
         train_file.unlink()
-    return {"wiki": n, "cc": n}
+    result: dict[str, float] = {"wiki": len(train_pos), "cc": len(train_neg), "heldout_wiki": len(test_pos),
+                                "heldout_cc": len(test_neg), "accuracy": float("nan"), "auc": float("nan")}
+    if n_test:
+        probs = wiki_probabilities(output, test_pos + test_neg)
+        labels = [1] * len(test_pos) + [0] * len(test_neg)
+        result["accuracy"] = sum((p >= 0.5) == bool(y) for p, y in zip(probs, labels, strict=True)) / len(labels)
+        result["auc"] = roc_auc(probs, labels)
+    return result
 
 
 # -- urls ---------------------------------------------------------------------------------------------------
