@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script
+from kllama.commands._common import add_cluster_options, cluster_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from kllama.dedup.pile_index import IndexSettings, build_index
 
-    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
+    if getattr(args, "dry_run", False):  # the job script that --cluster slurm|pbs would submit; nothing runs
+        if args.cluster not in ("slurm", "pbs"):
+            raise ValueError(f"pile-index --dry-run prints the job script of --cluster slurm|pbs; --cluster "
+                             f"{args.cluster} submits no job")
+        from kllama.engine.jobqueue import describe_job_script
+
+        options = cluster_options(args)
+        print(describe_job_script(args.cluster, options.pop("config", None), options), end="")
         return 0
     if not 1 <= args.prefix_bits <= 16:
         raise ValueError("--prefix-bits must be between 1 and 16")
