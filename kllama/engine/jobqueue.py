@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -146,11 +147,14 @@ def _sized(kind: str, base: dict[str, Any], overrides: dict[str, Any]) -> dict[s
     processes = int(out.get("processes") or base.get("processes") or 1)
     if processes > cores:
         raise ValueError(f"{processes} worker processes per job need at least {processes} cores, not {cores}")
-    if kind == "slurm":
-        if "cores" in out and base.get("job-cpu"):
-            out["job-cpu"] = None
-        if "memory" in out and base.get("job-mem"):
-            out["job-mem"] = None
+    if kind == "slurm":  # job-cpu/job-mem replace cores/memory in #SBATCH lines: they follow the new size
+        if "cores" in out and base.get("job-cpu") and "job-cpu" not in out:
+            out["job-cpu"] = cores
+        if "memory" in out and base.get("job-mem") and "job-mem" not in out:
+            from dask.utils import parse_bytes
+            from dask_jobqueue.slurm import slurm_format_bytes_ceil
+
+            out["job-mem"] = slurm_format_bytes_ceil(parse_bytes(str(out["memory"])))
     spec = base.get("resource-spec")
     if kind == "pbs" and spec and ("cores" in out or "memory" in out) and "resource-spec" not in out:
         from dask.utils import parse_bytes
@@ -173,8 +177,7 @@ def job_request(kind: str, settings: dict[str, Any]) -> JobRequest:
     from dask_jobqueue.slurm import slurm_format_bytes_ceil
 
     def get(key: str) -> Any:
-        value = settings.get(key)
-        return value if value is not None else dask.config.get(f"jobqueue.{kind}.{key}", None)
+        return settings[key] if key in settings else dask.config.get(f"jobqueue.{kind}.{key}", None)
 
     memory = str(get("memory") or "0")
     size = parse_bytes(memory) if memory != "0" else 0
@@ -220,11 +223,15 @@ def describe_job_script(kind: str, config: dict[str, Any] | str | os.PathLike | 
         config = load_config(config)
     job_cls = {"slurm": SLURMCluster, "pbs": PBSCluster}[kind].job_cls if kind in KINDS else None
     settings = job_settings(kind, config, _job_overrides(overrides))
-    with jobqueue_config(kind, config):
-        kwargs = {k: v for k, v in _job_kwargs(settings).items()
-                  if k not in ("scheduler_options", "shared_temp_directory")}
+    kwargs = {k: v for k, v in _job_kwargs(settings).items()
+              if k not in ("scheduler_options", "shared_temp_directory")}
+    log_dir = kwargs.get("log_directory")
+    with jobqueue_config(kind, config), tempfile.TemporaryDirectory() as scratch:
+        if log_dir:  # dask-jobqueue creates the log folder; a dry run must not
+            kwargs["log_directory"] = scratch
         job = job_cls("tcp://<scheduler-address>:8786", name="kllama-worker", config_name=kind, **kwargs)
-        return job.job_script()
+        script = job.job_script()
+    return script.replace(scratch, log_dir) if log_dir else script
 
 
 def _job_overrides(options: dict[str, Any] | None) -> dict[str, Any]:

@@ -222,8 +222,8 @@ def parse_qstat_full(text: str) -> dict[str, JobState]:
 
     def flush() -> None:
         if job_id:
-            out[job_id] = JobState(job_id, fields.get("job_state", ""), fields.get("comment", ""),
-                                   fields.get("queue", ""))
+            out[job_id] = JobState(job_id, fields.get("job_state", "").strip(), fields.get("comment", "").strip(),
+                                   fields.get("queue", "").strip())
 
     for line in text.splitlines():
         m = re.match(r"\s*Job Id:\s*(\S+)", line)
@@ -233,10 +233,13 @@ def parse_qstat_full(text: str) -> dict[str, JobState]:
             continue
         if job_id is None or not line.strip():
             continue
-        if "=" in line and re.match(r"\s*[\w.]+\s*=", line):
-            key, value = (s.strip() for s in line.split("=", 1))
-            fields[key], last = value, key
-        elif last:  # continuation of a long value
+        if line.startswith("\t") and last and not line.startswith("\t\t") and "=" not in line[:40]:
+            fields[last] += line[1:].rstrip("\n")  # PBS Pro wraps long values: a tab, then the rest
+        elif re.match(r"\s*[\w.]+\s*=", line):
+            key, value = line.split("=", 1)
+            key = key.strip()
+            fields[key], last = value.lstrip().rstrip("\n"), key
+        elif last:
             fields[last] += line.strip()
     flush()
     return out
@@ -275,7 +278,7 @@ def pbs_never_reason(state: JobState) -> str | None:
     if state.state in PBS_ENDED:
         return None
     if state.reason and _PBS_NEVER.search(state.reason):
-        return f"the PBS scheduler says: {state.reason}"
+        return "the scheduler says it can never run as asked"
     return None
 
 
@@ -356,20 +359,19 @@ class SchedulerProbe:
     _user: str | None = field(default=None, repr=False)
 
     def offers(self) -> dict[str, PartitionOffer]:
-        """SLURM partitions from ``sinfo``; PBS: the largest node from ``pbsnodes -a`` (key ``nodes``), or the
-        partitions of SLURM under the Torque wrappers. Empty when the scheduler does not answer."""
-        if self.kind == "slurm" or shutil.which("sinfo"):
+        """SLURM partitions from ``sinfo``; PBS: the largest node from ``pbsnodes -a`` (key ``nodes``). Empty
+        when the scheduler does not answer."""
+        if self.kind == "slurm":
             rc, out = self.run(["sinfo", "-h", "-o", "%P|%c|%m|%l|%D|%T"])
-            if rc == 0:
-                return parse_sinfo(out)
-            if self.kind == "slurm":
-                return {}
+            return parse_sinfo(out) if rc == 0 else {}
         rc, out = self.run(["pbsnodes", "-a"])
         offer = parse_pbsnodes(out) if rc == 0 else None
         return {offer.name: offer} if offer else {}
 
     def _squeue(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         rc, out = self.run(["squeue", "-h", "-o", "%i %T %P %r", "-j", ",".join(job_ids)])
+        if rc == 127 and self.kind == "pbs":
+            return {}
         if rc != 0 and "Invalid job id" not in out:
             raise OSError(out.strip() or f"squeue exit status {rc}")
         return parse_squeue(out if rc == 0 else "")
@@ -387,7 +389,7 @@ class SchedulerProbe:
                 raise OSError(out.strip() or f"qstat exit status {rc}")
         parsed = {short_id(k): v for k, v in parse_qstat_full(out).items()}
         states = {j: parsed[short_id(j)] for j in job_ids if short_id(j) in parsed}
-        if all(j.isdigit() for j in job_ids) and shutil.which("squeue"):
+        if all(j.isdigit() for j in job_ids):  # SLURM's qsub wrapper: plain ids (a PBS server adds .SERVER)
             try:
                 slurm = self._squeue(job_ids)
             except OSError:
@@ -425,21 +427,19 @@ def check_request(request: JobRequest, probe: SchedulerProbe) -> None:
     offers = probe.offers()
     if not offers:
         return
-    if request.kind == "slurm" or "nodes" not in offers:
+    if request.kind == "slurm":
         if request.queue and request.queue not in offers:
-            where = "partition" if request.kind == "slurm" else "queue"
             raise JobCannotStart(cannot_start_message(
-                f"{request.kind} jobs can never start: {where} {request.queue!r} does not exist "
-                f"({where}s: {', '.join(sorted(offers))})", request, None, offers.values()))
+                f"slurm jobs can never start: partition {request.queue!r} does not exist "
+                f"(partitions: {', '.join(sorted(offers))})", request, None, offers.values()))
         offer = offers.get(request.queue or "") or next((o for o in offers.values() if o.default), None)
     else:
-        offer = offers["nodes"]
+        offer = offers.get("nodes")
     if offer is None:
         return
     problems = request_problems(request, offer)
     if problems:
-        where = ("any node" if offer.name == "nodes" else
-                 f"{'partition' if request.kind == 'slurm' else 'queue'} {offer.name}")
+        where = "any node" if offer.name == "nodes" else f"partition {offer.name}"
         raise JobCannotStart(cannot_start_message(
             f"{request.kind} jobs of this size can never start on {where}: " + "; ".join(problems)
             + " (checked with " + ("sinfo" if offer.name != "nodes" else "pbsnodes") + " before submitting)",
@@ -520,10 +520,12 @@ class StartupWatch:
             raise self._fail(f"{kind} job {job_id} ended ({what}) before its Dask worker connected{logs}",
                              partition)
         reason = state.reason if state else ""
-        name = ("pending reason" if kind == "slurm" else
-                "SLURM pending reason (under the Torque wrappers)" if state and state.via_slurm else "comment")
-        raise self._fail(f"{kind} job {job_id} can never start: the scheduler holds it with {name} "
-                         f"{reason!r} — {why}", partition)
+        if kind == "slurm" or (state and state.via_slurm):
+            who = "SLURM" if kind == "slurm" else "SLURM (behind the Torque qsub wrapper)"
+            said = f"{who} keeps it pending with reason {reason} ({why})"
+        else:
+            said = f"the PBS scheduler's comment is {reason!r}"
+        raise self._fail(f"{kind} job {job_id} can never start: {said}", partition)
 
     def _never(self, state: JobState) -> str | None:
         if self.request.kind == "pbs":
