@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # Ctrl-C: completed partitions are on disk with their markers, so the same command picks up from there
+        print(f"\nkllama {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
     except (FileNotFoundError, ValueError, KeyError, FileExistsError, RuntimeError) as exc:
         print(f"kllama {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 
 from distributed import Client, LocalCluster
@@ -21,6 +23,22 @@ def _free_dashboard_address(preferred: int = 8787) -> str:
 
 
 @contextlib.contextmanager
+def workers_ignore_sigint() -> Iterator[None]:
+    """Processes started inside ignore SIGINT (an ignored signal stays ignored across exec, and Python then
+    installs no KeyboardInterrupt handler): Ctrl-C in a terminal reaches the whole process group, and only the
+    driver should act on it (it closes the cluster), not every worker with a traceback of its own. While
+    inside, Ctrl-C is ignored by the driver too (the few seconds that workers take to start)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def open_client(cluster: str = "local", workers: int | None = None, quiet: bool = False,
                 **options) -> Iterator[Client]:
     """A connected ``distributed.Client``.
@@ -32,16 +50,18 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
     requested = workers  # for slurm/pbs: jobs; None = the configured maximum (not this node's CPU count)
     workers = workers or max(1, (os.cpu_count() or 2))
     if cluster == "local":
-        lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=_free_dashboard_address(), memory_limit=options.get("memory_limit", "auto"))
-        client = Client(lc)
-        try:
-            client.wait_for_workers(workers, timeout=options.get("startup_timeout", 180))
-        except TimeoutError as exc:
-            client.close()
-            lc.close()
-            raise RuntimeError("the local Dask workers did not start within the startup timeout; see the "
-                               "worker errors above") from exc
+        with workers_ignore_sigint():
+            lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=_free_dashboard_address(),
+                              memory_limit=options.get("memory_limit", "auto"))
+            client = Client(lc)
+            try:
+                client.wait_for_workers(workers, timeout=options.get("startup_timeout", 180))
+            except TimeoutError as exc:
+                client.close()
+                lc.close()
+                raise RuntimeError("the local Dask workers did not start within the startup timeout; see the "
+                                   "worker errors above") from exc
         if not quiet:
             print(f"kllama: local Dask cluster with {workers} workers; dashboard {client.dashboard_link}",
                   file=sys.stderr)

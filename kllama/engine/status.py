@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from kllama.core.ledger import Ledger
+from kllama.engine.heartbeat import driver_state
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:
     """``{"stages": {NAME: {partitions_done, partitions_total, docs_in, docs_out, dropped, bytes_in, bytes_out,
-    rate, eta_s}}, "finished": bool}`` for the run in ``run_dir``."""
+    rate, eta_s, truncated_inputs}}, "finished": bool, "state": running|stopped|finished|interrupted|failed|unknown,
+    "driver": {pid, host, heartbeat, detail, ...}, "problems": [str]}`` for the run in ``run_dir``."""
     run_dir = Path(run_dir)
     stages_dir = run_dir / "stages"
     if not stages_dir.is_dir():
@@ -57,7 +59,11 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
         ledgers[d.name] = ledger
     finished = (run_dir / "manifest.json").exists() and all(
         s["partitions_done"] == s["partitions_total"] for s in stages.values())
-    return {"run_dir": str(run_dir), "finished": finished, "stages": stages, "problems": input_problems(ledgers)}
+    driver = driver_state(run_dir)
+    if finished:
+        driver["state"] = "finished"
+    return {"run_dir": str(run_dir), "finished": finished, "state": driver["state"], "driver": driver,
+            "stages": stages, "problems": input_problems(ledgers)}
 
 
 def truncated_inputs(ledger: Ledger) -> int:
@@ -104,5 +110,11 @@ def format_status(status: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
     lines.extend(status.get("problems", []))
-    lines.append("finished" if status["finished"] else "in progress (or stopped)")
+    driver = status.get("driver", {})
+    if status["finished"]:
+        lines.append("finished")
+    elif status.get("state") == "unknown":
+        lines.append("in progress or stopped (no driver.json to tell)")
+    else:
+        lines.append(f"{status.get('state')}: {driver.get('detail', '')}")
     return "\n".join(lines)
