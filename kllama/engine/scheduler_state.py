@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 #: SLURM pending reasons that no amount of waiting resolves: the job itself must change (or an administrator).
 SLURM_NEVER: dict[str, str] = {
-    "PartitionConfig": "the job asks for more than the partition allows per job (CPUs, memory, nodes or time)",
+    "PartitionConfig": "the job asks for more CPUs, memory, nodes or time than the partition allows per job",
     "PartitionNodeLimit": "the job's node count is outside the partition's limits",
     "PartitionTimeLimit": "the walltime is longer than the partition's time limit",
     "InvalidAccount": "the account does not exist, or you may not use it on this partition",
@@ -65,10 +65,11 @@ class JobRequest:
 
     def describe(self, default_queue: str | None = None) -> str:
         where = "partition" if self.kind == "slurm" else "queue"
-        queue = self.queue or (f"{default_queue} (the default)" if default_queue else "the default")
+        queue = (f"{where} {self.queue}" if self.queue else
+                 f"{where} {default_queue} (the default)" if default_queue else f"the default {where}")
         return (f"{self.cores} cores ({self.processes} worker process{'es' if self.processes != 1 else ''}), "
                 f"memory {self.memory} ({self.memory_mb} MB), walltime {self.walltime or 'the default'}, "
-                f"{where} {queue}, account {self.account or '(none)'}")
+                f"{queue}, " + (f"account {self.account}" if self.account else "no account"))
 
 
 @dataclass(frozen=True)
@@ -310,11 +311,10 @@ def how_to_change(request: JobRequest, offer: PartitionOffer | None) -> str:
         flags.append(f"--job-memory {max(1, offer.memory_mb // 1024)}GiB")
     if offer is not None and request.walltime_s and offer.time_limit_s and request.walltime_s > offer.time_limit_s:
         flags.append(f"--walltime {offer.time_limit}")
-    where = "--queue PARTITION" if request.kind == "slurm" else "--queue QUEUE"
     suggestion = " ".join(flags) if flags else "--job-cores N --job-memory SIZE --walltime HH:MM:SS"
-    return (f"kllama ... --cluster {request.kind} {suggestion} (also --job-processes, {where}, --account NAME, "
-            f"--max-jobs N), or the same keys in the jobqueue YAML (jobqueue.{request.kind}: cores, processes, "
-            f"memory, walltime, queue, account); add --dry-run to see the job script")
+    return (f"kllama ... --cluster {request.kind} {suggestion}\n"
+            f"          (also --job-processes, --walltime, --queue, --account, --max-jobs; or the same keys under "
+            f"jobqueue.{request.kind} in the jobqueue YAML; --dry-run prints the job script)")
 
 
 def cannot_start_message(headline: str, request: JobRequest, offer: PartitionOffer | None,
@@ -522,7 +522,7 @@ class StartupWatch:
         reason = state.reason if state else ""
         if kind == "slurm" or (state and state.via_slurm):
             who = "SLURM" if kind == "slurm" else "SLURM (behind the Torque qsub wrapper)"
-            said = f"{who} keeps it pending with reason {reason} ({why})"
+            said = f"{who} keeps it pending with reason {reason}: {why}"
         else:
             said = f"the PBS scheduler's comment is {reason!r}"
         raise self._fail(f"{kind} job {job_id} can never start: {said}", partition)
