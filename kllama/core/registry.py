@@ -9,11 +9,12 @@ or a class decorated with :func:`register`) is loaded the same way. Two classes 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from importlib.metadata import entry_points
 from typing import Any
 
-from kllama.core.steps import GlobalStep, Source, Step
+from kllama.core.steps import GlobalStep, Source, Step, option_parameters
 
 #: entry-point group through which other packages add sources and steps
 ENTRY_POINT_GROUP = "kllama.plugins"
@@ -86,3 +87,23 @@ def build_step(spec: dict[str, Any]) -> Step | GlobalStep:
     """Instantiate a step from a recipe entry ``{"step": NAME, **kwargs}``."""
     kwargs = {k: v for k, v in spec.items() if k != "step"}
     return step_class(spec["step"])(**kwargs)
+
+
+def describe(cls: type) -> dict[str, Any]:
+    """What ``kllama steps`` shows of a registered class: name, kind (``source``, ``step``, ``global step``),
+    where it is defined, its docstring (and its first line), its options with their defaults (``required``
+    when none) and its drop reasons."""
+    params, open_ = option_parameters(cls)
+    doc = inspect.getdoc(cls) or ""
+    kind = "source" if issubclass(cls, Source) else "global step" if issubclass(cls, GlobalStep) else "step"
+    return {
+        "name": cls.name,
+        "kind": kind,
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "summary": doc.split("\n\n")[0].replace("\n", " ").strip(),
+        "doc": doc,
+        "options": {n: ("required" if p.default is inspect.Parameter.empty else repr(p.default))
+                    for n, p in params.items()},
+        "more_options": open_,
+        "drop_reasons": list(getattr(cls, "drop_reasons", ())),
+    }

@@ -1,7 +1,8 @@
 """Base classes for pipeline steps and sources, and the registry that recipes name them by.
 
 A *source* turns one raw input file into Documents. A *step* is one small class with one job: its
-thresholds are keyword arguments (set from the recipe) and every document it drops has a named reason.
+thresholds are keyword arguments (set from the recipe) and every document it drops has a named reason, declared
+in its ``drop_reasons`` (``kllama steps`` lists them; a test checks that the demo emits no undeclared one).
 Three kinds of step:
 
 - ``Filter``: ``keep(doc)`` returns ``True`` or the name of the drop reason.
@@ -16,6 +17,7 @@ through :mod:`kllama.core.registry`.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -33,10 +35,16 @@ class Step(ABC):
     name: ClassVar[str] = ""
     #: stage columns this step adds to documents (name -> Arrow type)
     columns: ClassVar[dict[str, pa.DataType]] = {}
+    #: every reason this step can drop a document for
+    drop_reasons: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def process(self, docs: list[Document], ledger: Ledger) -> list[Document]:
         ...
+
+    def declared_reasons(self) -> tuple[str, ...]:
+        """The drop reasons of this instance (a step whose reason is an option adds it)."""
+        return type(self).drop_reasons
 
 
 class Filter(Step):
@@ -53,7 +61,7 @@ class Filter(Step):
             if verdict is True:
                 out.append(doc)
             else:
-                ledger.drop(verdict if isinstance(verdict, str) else self.name, 1, doc.nbytes)
+                ledger.drop(verdict if isinstance(verdict, str) else self.name, 1, doc.nbytes, doc=doc)
         return out
 
 
@@ -70,7 +78,7 @@ class Mapper(Step):
         for doc in docs:
             result = self.transform(doc, ledger)
             if isinstance(result, str):
-                ledger.drop(result, 1, doc.nbytes)
+                ledger.drop(result, 1, doc.nbytes, doc=doc)
             else:
                 out.append(result)
         return out
@@ -94,7 +102,13 @@ class GlobalStep(ABC):
 
     name: ClassVar[str] = ""
     columns: ClassVar[dict[str, pa.DataType]] = {}
+    #: every reason this step can drop a document for
+    drop_reasons: ClassVar[tuple[str, ...]] = ()
     num_buckets: int = 16
+
+    def declared_reasons(self) -> tuple[str, ...]:
+        """The drop reasons of this instance (a step whose reason is an option adds it)."""
+        return type(self).drop_reasons
 
     @abstractmethod
     def emit_keys(self, table: pa.Table) -> pa.Table:
@@ -115,17 +129,28 @@ class GlobalStep(ABC):
 class Source(ABC):
     """Reads one kind of raw dump. ``list_inputs`` names the partition units (usually files),
     ``read`` yields the Documents of one unit and counts each bad record in the ledger as a named drop
-    (``ledger.take_in`` + ``ledger.drop``). Exceptions escaping ``read`` quarantine the whole unit.
+    (``ledger.drop``; the engine counts them as inputs too). Exceptions escaping ``read`` quarantine the whole unit.
+    A subclass takes its options as keyword arguments and passes the rest (``**options``) up to here, where
+    any left over is an unknown option.
     """
 
     name: ClassVar[str] = ""
     #: file name patterns looked for when an input is a folder
     patterns: ClassVar[tuple[str, ...]] = ("*",)
+    #: every reason this reader can drop a record for
+    drop_reasons: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        if options:
+            known = ", ".join(sorted(option_parameters(type(self))[0])) or "none"
+            raise TypeError(f"{type(self).__name__}: unknown option(s) {', '.join(sorted(options))} "
+                            f"(options: {known})")
+        self.options: dict[str, Any] = {}
         #: the recipe's name for this source (``[sources.NAME]``); set by the engine, defaults to ``name``
         self.source_name = self.name
+
+    def declared_reasons(self) -> tuple[str, ...]:
+        return type(self).drop_reasons
 
     def list_inputs(self, paths: list[str]) -> list[str]:
         """Sorted list of partition units (files) under ``paths`` (files, folders or globs)."""
@@ -134,3 +159,34 @@ class Source(ABC):
     @abstractmethod
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
         ...
+
+
+_BASES = (Step, Filter, Mapper, GlobalStep, Source)
+
+
+def option_parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool]:
+    """The options (keyword parameters) of a step or source class and whether it also takes any other name.
+
+    A ``**options`` parameter counts as passing the rest up the class chain; a source's chain ends at
+    :class:`Source`, which takes no option, so its set is closed. A class whose ``**kwargs`` reach no
+    parent ``__init__`` consumes them itself: its set is open.
+    """
+    params: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass in _BASES or klass is object:
+            if klass is Source:
+                return params, False
+            continue
+        forwards = False
+        for p in list(inspect.signature(init).parameters.values())[1:]:
+            if p.kind is inspect.Parameter.VAR_KEYWORD:
+                forwards = True
+            elif p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+                params.setdefault(p.name, p)
+        if not forwards:
+            return params, False
+        if not any(k.__dict__.get("__init__") is not None and k is not object
+                   for k in klass.__mro__[1:] if k not in _BASES or k is Source):
+            return params, True
+    return params, False

@@ -118,6 +118,7 @@ class CCNetLineDedup(GlobalStep):
     """
 
     name = "ccnet_line_dedup"
+    drop_reasons = ("line_dedup_empty", "short")
 
     def __init__(self, scope: str = "snapshot", scope_files: int = 0, num_buckets: int = 16,
                  min_length: int = 0) -> None:
@@ -226,9 +227,15 @@ class CCNetLineDedup(GlobalStep):
                 new = "\n".join([lines[j] for j in kept_ids]) if len(kept_ids) else ""
             if not new.strip():
                 ledger.drop("line_dedup_empty", 1, len(text.encode("utf-8", "surrogatepass")))
+                if ledger.sample_limit:
+                    ledger.keep_sample("line_dedup_empty", table.column("id")[i].as_py(),
+                                       table.column("source")[i].as_py(), text)
                 continue
             if self.min_length and len(new) < self.min_length:
                 ledger.drop("short", 1, len(text.encode("utf-8", "surrogatepass")))
+                if ledger.sample_limit:
+                    ledger.keep_sample("short", table.column("id")[i].as_py(), table.column("source")[i].as_py(),
+                                       text)
                 continue
             meta = json.loads(metas[i]) if metas[i] else {}
             meta.setdefault("original_nlines", meta.get("nlines", lines_count))

@@ -47,6 +47,7 @@ class CCNetDocDedup(ExactDedup):
     """Cross-snapshot document dedup (see the module docstring). Drop reason: ``doc_dedup``."""
 
     name = "ccnet_doc_dedup"
+    drop_reasons = ("doc_dedup",)
     reason = "doc_dedup"
 
     def __init__(self, num_buckets: int = 16) -> None:

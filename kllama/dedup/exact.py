@@ -25,7 +25,20 @@ def drop_rows(table: pa.Table, rows: pa.Array | pa.ChunkedArray, ledger: Ledger,
     drop[np.asarray(rows)] = True
     lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
     ledger.drop(reason, int(drop.sum()), int(lengths[drop].sum()))
+    if ledger.sample_limit:
+        sample_rows(table, np.flatnonzero(drop), ledger, reason)
     return table.filter(pa.array(~drop))
+
+
+def sample_rows(table: pa.Table, rows: np.ndarray, ledger: Ledger, reason: str) -> None:
+    """Offer the dropped ``rows`` of ``table`` as samples of ``reason`` (only the smallest ids are read)."""
+    ids = table.column("id").take(pa.array(rows, pa.int64())).to_pylist()
+    order = sorted(range(len(ids)), key=ids.__getitem__)[: ledger.sample_limit]
+    picked = pa.array([int(rows[i]) for i in order], pa.int64())
+    texts = table.column("text").take(picked).to_pylist()
+    sources = table.column("source").take(picked).to_pylist()
+    for i, text, source in zip(order, texts, sources, strict=True):
+        ledger.keep_sample(reason, ids[i], source, text)
 
 
 @register
@@ -38,6 +51,7 @@ class ExactDedup(GlobalStep):
     """
 
     name = "exact_dedup"
+    drop_reasons = ("exact_duplicate",)
     reason = "exact_duplicate"
 
     def __init__(self, normalize: bool = False, num_buckets: int = 16) -> None:

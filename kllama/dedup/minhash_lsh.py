@@ -169,6 +169,8 @@ class MinHashLSH(GlobalStep):
     """
 
     name = "minhash_lsh"
+    #: the default; the ``reason`` option names another (the books rule: ``book_near_duplicate``)
+    drop_reasons = ("near_duplicate",)
 
     def __init__(self, ngram: int = 5, bands: int = 16, rows: int = 8, num_perm: int | None = None, seed: int = 1,
                  threshold: float = 0.8, measure: str = "jaccard", sketch_bits: int = 8,
@@ -191,6 +193,9 @@ class MinHashLSH(GlobalStep):
         self.num_buckets = int(num_buckets)
 
     # -- keys -------------------------------------------------------------------------------------
+    def declared_reasons(self) -> tuple[str, ...]:
+        return (self.reason,)
+
     def emit_keys(self, table: pa.Table) -> pa.Table:
         n = table.num_rows
         texts = table.column("text")

@@ -66,6 +66,7 @@ class PileLabel(GlobalStep):
     """
 
     name = "pile_label"
+    drop_reasons = ()
     columns = {"pile_match": pa.string(), "pile_set_name": pa.string()}
 
     def __init__(self, index_path: str | None = None, pile_dir: str | None = None, cache_dir: str | None = None,

@@ -31,6 +31,7 @@ class C4Rules(Mapper):
     """
 
     name = "c4_rules"
+    drop_reasons = ("c4_lorem_ipsum", "c4_curly_bracket", "c4_badword", "c4_too_few_sentences")
 
     def __init__(self, min_words_per_line: int = 5, min_sentences: int = 3, max_word_length: int = 1000,
                  drop_curly_bracket: bool = True, badwords_path: str | None = None) -> None:

@@ -88,6 +88,7 @@ class CCNetLangId(Step):
     """
 
     name = "ccnet_langid"
+    drop_reasons = ("lang",)
     columns = {"lang_score": pa.float32()}
 
     def __init__(self, model: str = "models:lid.176.bin", threshold: float = 0.5,
@@ -123,11 +124,11 @@ class CCNetLangId(Step):
             for doc, lang, score in zip(batch, labels, scores, strict=True):
                 if score < self.threshold:
                     ledger.count("lang_below_threshold")
-                    ledger.drop("lang", 1, doc.nbytes)
+                    ledger.drop("lang", 1, doc.nbytes, doc=doc)
                     continue
                 if self.keep and lang not in self.keep:
                     ledger.count("lang_not_kept")
-                    ledger.drop("lang", 1, doc.nbytes)
+                    ledger.drop("lang", 1, doc.nbytes, doc=doc)
                     continue
                 doc.lang = lang
                 doc.fields["lang_score"] = score
@@ -149,6 +150,7 @@ class CCNetPerplexity(Step):
     """
 
     name = "ccnet_perplexity"
+    drop_reasons = ("perplexity_bucket",)
     columns = {"perplexity": pa.float64(), "bucket": pa.string()}
 
     def __init__(self, lm_dir: str = "models:", languages: list[str] | None = None,
@@ -221,7 +223,7 @@ class CCNetPerplexity(Step):
             b = self.bucket(pp, doc.lang)
             ledger.count(f"bucket_{b}")
             if b not in self.keep_buckets:
-                ledger.drop("perplexity_bucket", 1, doc.nbytes)
+                ledger.drop("perplexity_bucket", 1, doc.nbytes, doc=doc)
                 continue
             doc.fields["perplexity"] = pp
             doc.fields["bucket"] = b

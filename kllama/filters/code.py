@@ -69,6 +69,7 @@ class LicenseFilter(Filter):
     """
 
     name = "code_license"
+    drop_reasons = ("license_missing", "license_not_allowed")
 
     def __init__(self, allowed: Iterable[str] = DEFAULT_LICENSES, mode: str = "any") -> None:
         if mode not in ("any", "all"):
@@ -97,6 +98,7 @@ class ExtensionFilter(Filter):
     """
 
     name = "code_extension"
+    drop_reasons = ("path_missing", "certificate_file", "license_file", "extension_not_allowed")
 
     def __init__(self, extensions: Iterable[str] | str = "redpajama", skip_license_variants: bool = True) -> None:
         if isinstance(extensions, str):
@@ -131,6 +133,7 @@ class BinaryFilter(Filter):
     """
 
     name = "code_binary"
+    drop_reasons = ("binary_file",)
 
     def __init__(self, max_control_share: float = 0.01, sample_chars: int = 65536) -> None:
         self.max_control_share = max_control_share
@@ -276,6 +279,7 @@ class CodeHeader(Mapper):
     """
 
     name = "code_header"
+    drop_reasons = ("empty_after_header",)
 
     def __init__(self, max_blocks: int = 3) -> None:
         self.max_blocks = max_blocks
@@ -353,6 +357,7 @@ class CodeQuality(Filter):
     """
 
     name = "code_quality"
+    drop_reasons = ("empty_file", "max_line_length", "mean_line_length", "alnum_share", "alpha_per_token")
 
     def __init__(self, max_line_length: int = 1000, max_mean_line_length: float = 100.0,
                  min_alnum_share: float = 0.25, min_alpha_per_token: float = 1.5, tokens: str | None = None,

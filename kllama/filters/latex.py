@@ -21,6 +21,7 @@ class LatexClean(Mapper):
     """
 
     name = "latex_clean"
+    drop_reasons = ("no_section", "macro_expansion_limit", "empty_after_clean", "too_short")
 
     def __init__(self, keep_abstract: bool = False, keep_appendix: bool = True, expand_macros: bool = True,
                  max_depth: int = 16, max_growth: float = 4.0, min_budget: int = 1 << 20,

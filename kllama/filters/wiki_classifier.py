@@ -23,6 +23,7 @@ class WikiReferenceClassifier(Step):
     """Keep documents with ``wiki_prob >= threshold``; column ``wiki_prob``; drop ``wiki_classifier``."""
 
     name = "wiki_classifier"
+    drop_reasons = ("wiki_classifier",)
     columns = {"wiki_prob": pa.float32()}
 
     def __init__(self, model: str = "models:wiki_classifier.bin", threshold: float = 0.5,
@@ -63,7 +64,7 @@ class WikiReferenceClassifier(Step):
             batch = docs[start:start + self.batch_size]
             for doc, p in zip(batch, self.wiki_prob([d.text for d in batch]), strict=True):
                 if p < self.threshold:
-                    ledger.drop("wiki_classifier", 1, doc.nbytes)
+                    ledger.drop("wiki_classifier", 1, doc.nbytes, doc=doc)
                     continue
                 doc.fields["wiki_prob"] = round(p, 4)
                 out.append(doc)

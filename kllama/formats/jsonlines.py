@@ -113,6 +113,10 @@ def iter_lines(stream: IO[bytes], max_line_bytes: int) -> Iterator[tuple[int, by
         yield line_no, line
 
 
+#: every drop reason of :func:`iter_text_records` (a reader built on it declares these)
+DROP_REASONS = ("truncated_file", "invalid_utf8", "invalid_json", "missing_text", "empty_text", "line_too_long")
+
+
 def count_truncation(ledger: Ledger, exc: BaseException) -> None:
     """Count a broken stream as one ``truncated_file`` drop (and its cause as a statistic)."""
     ledger.drop("truncated_file")

@@ -273,6 +273,8 @@ class ArxivSource(Source):
     """
 
     name = "arxiv"
+    drop_reasons = ("too_large", "truncated_file", "unsafe_member", "pdf_only", "unknown_member", "no_main_tex",
+                    "gzip_bomb", "bad_gzip", "too_many_members", "bad_tar", "not_tex_or_tar")
     patterns = ("arXiv_src_*.tar", "*.gz")
 
     def __init__(self, verify_md5: bool = True, manifest_path: str | None = None,

@@ -99,6 +99,7 @@ class BooksSource(Source):
     """
 
     name = "books"
+    drop_reasons = ("book_too_large", "unreadable_file", "invalid_encoding", "empty_book", "book_too_short")
     patterns = ("*.txt",)
 
     def __init__(self, collection: str = "books3", strip: str = "auto", max_book_bytes: int = MAX_BOOK_BYTES,

@@ -9,7 +9,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.jsonlines import iter_text_records, open_decompressed
+from kllama.formats.jsonlines import DROP_REASONS, iter_text_records, open_decompressed
 
 #: A JSON line longer than this is dropped as ``line_too_long`` (C4 pages are far below it).
 MAX_LINE_BYTES = 16 << 20
@@ -26,6 +26,7 @@ class C4Source(Source):
     """
 
     name = "c4"
+    drop_reasons = DROP_REASONS
     patterns = ("*.json.gz", "*.json", "*.jsonl", "*.jsonl.gz")
 
     def __init__(self, split: str = "train", max_line_bytes: int = MAX_LINE_BYTES, **options) -> None:

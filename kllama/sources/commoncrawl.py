@@ -234,6 +234,7 @@ class CommonCrawlSource(Source):
     """
 
     name = "commoncrawl"
+    drop_reasons = ("malformed_record", "record_too_large", "non_conversion_record", "empty_record", "short")
     patterns = ("*.wet.gz", "*.wet")
 
     def __init__(self, min_length: int = 300, paths_root: str | None = None, base_url: str | None = None,

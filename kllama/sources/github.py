@@ -77,6 +77,7 @@ class GithubSource(Source):
     """
 
     name = "github"
+    drop_reasons = ("missing_code", "binary_file", "empty_file", "file_too_large", "truncated_file", "invalid_json")
     patterns = ("*.parquet", "*.jsonl", "*.jsonl.gz", "*.json.gz", "*.json", "*.jsonl.zst")
 
     def __init__(self, max_file_bytes: int = MAX_FILE_BYTES, batch_rows: int = 1024, **options: Any) -> None:

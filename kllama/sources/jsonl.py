@@ -10,7 +10,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.jsonlines import iter_text_records, open_decompressed
+from kllama.formats.jsonlines import DROP_REASONS, iter_text_records, open_decompressed
 
 
 @register
@@ -21,6 +21,7 @@ class JsonlSource(Source):
     ``truncated_file``."""
 
     name = "jsonl"
+    drop_reasons = DROP_REASONS
     patterns = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.json.gz")
 
     def __init__(self, text_field: str = "text", url_field: str = "url", id_field: str | None = None,

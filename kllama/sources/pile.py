@@ -22,6 +22,7 @@ from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
 from kllama.formats.jsonlines import (
+    DROP_REASONS,
     STREAM_ERRORS,
     ZstdStream,  # noqa: F401 - re-exported for callers that stream Pile shards themselves
     count_truncation,
@@ -70,6 +71,7 @@ class PileSource(Source):
     """Reads Pile-format shards into Documents (``source = "pile"``, ``meta`` = the record's meta)."""
 
     name = "pile"
+    drop_reasons = DROP_REASONS
     patterns = ("*.jsonl.zst", "*.jsonl.zst.tar", "*.jsonl")
 
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES, **options: Any) -> None:

@@ -210,6 +210,8 @@ class StackExchangeSource(Source):
     """
 
     name = "stackexchange"
+    drop_reasons = ("truncated_file", "se_other_post_type", "se_bad_row", "se_post_too_large", "se_duplicate_post",
+                    "se_orphan_answer", "se_unanswered", "se_empty_question")
     patterns = ("*.7z", "Posts.xml", "*-Posts.xml")
 
     def __init__(self, top_sites: int = 28, sites: list[str] | None = None, include_meta: bool = False,

@@ -259,6 +259,8 @@ class WikipediaSource(Source):
     """
 
     name = "wikipedia"
+    drop_reasons = ("truncated_file", "malformed_xml", "wiki_not_main_namespace", "wiki_redirect",
+                    "wiki_not_wikitext", "wiki_no_text", "wiki_page_too_large", "wiki_clean_error", "wiki_too_short")
     patterns = ("*wiki-*pages-articles*", "*.xml", "*.xml.bz2", "*.xml.gz")
 
     def __init__(self, languages: list[str] | None = None, min_chars: int = 1, max_page_bytes: int = 8 << 20,
