@@ -14,8 +14,8 @@ from kllama import __version__
 from kllama.config import Recipe
 from kllama.core.files import atomic_write_text
 from kllama.core.ledger import Ledger
-from kllama.core.registry import source_class
-from kllama.engine.runner import StageRunner, split_pipeline
+from kllama.engine.plan import RunPlan, build_plan
+from kllama.engine.runner import StageRunner
 
 
 @dataclass
@@ -54,31 +54,33 @@ def _check_run_dir(run_dir: Path, recipe: Recipe) -> None:
     atomic_write_text(info_path, json.dumps(info, indent=1, sort_keys=True, default=str))
 
 
-def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = True) -> RunSummary:
-    """Run every source of ``recipe`` into ``run_dir`` on ``client``; resumes a partial run in place."""
+def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = True,
+               plan: RunPlan | None = None) -> RunSummary:
+    """Run every source of ``recipe`` into ``run_dir`` on ``client``; resumes a partial run in place.
+
+    The run plan (``plan``, else built here) checks every reader, step, option and input first: a mistake stops
+    the run before ``run.json`` is written. The plan is kept as ``plan.json``."""
     run_dir = Path(run_dir)
+    plan = plan if plan is not None else build_plan(recipe)
     _check_run_dir(run_dir, recipe)
-    runner = StageRunner(client, run_dir, progress=progress, batch_docs=recipe.run.get("batch_docs", 4096))
+    plan.write(run_dir / "plan.json")
+    runner = StageRunner(client, run_dir, progress=progress, batch_docs=plan.batch_docs,
+                         drop_samples=plan.drop_samples)
     summary = RunSummary(run_dir=run_dir)
-    post = list(recipe.run.get("post", []))
-    for name in sorted(recipe.sources):
-        src = recipe.sources[name]
-        reader = source_class(src.reader)(**src.options)
-        inputs = reader.list_inputs(src.inputs)
-        stages = split_pipeline(list(src.pipeline) + post)
-        first_steps = stages.pop(0)[1] if stages and stages[0][0] == "map" else []
-        res = runner.read_stage(f"{name}.00-read", name, src.reader, src.options, inputs, first_steps, src.group)
+    for name, sp in sorted(plan.sources.items()):
+        read, *middle, shards = sp.stages
+        res = runner.read_stage(read.name, name, sp.reader, recipe.sources[name].options, sp.partitions,
+                                read.specs, sp.group)
         summary.stages[res.name] = res.ledger
         outputs = res.outputs
-        for k, (kind, specs) in enumerate(stages, start=1):
-            if kind == "global":
-                res = runner.global_stage(f"{name}.{k:02d}-{specs[0]['step']}", outputs, specs[0])
+        for st in middle:
+            if st.kind == "global":
+                res = runner.global_stage(st.name, outputs, st.specs[0])
             else:
-                steps = "+".join(dict.fromkeys(spec["step"] for spec in specs))
-                res = runner.map_stage(f"{name}.{k:02d}-{steps}", outputs, specs)
+                res = runner.map_stage(st.name, outputs, st.specs)
             summary.stages[res.name] = res.ledger
             outputs = res.outputs
-        summary.shards.extend(runner.shard_stage(f"{name}.99-shards", name, outputs))
+        summary.shards.extend(runner.shard_stage(shards.name, name, outputs))
     summary.manifest = write_manifest(run_dir, recipe, summary.shards)
     ledger = {name: led.to_dict() for name, led in summary.stages.items()}
     atomic_write_text(run_dir / "ledger.json", json.dumps(ledger, indent=1, sort_keys=True))

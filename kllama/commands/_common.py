@@ -54,8 +54,10 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-jobs", type=_positive, metavar="N",
                    help="at most N worker jobs at once (kllama.hpc.maximum-jobs)")
     if "--dry-run" not in p._option_string_actions:
-        g.add_argument("--dry-run", action="store_true",
-                       help="with --cluster slurm|pbs: print the job script that would be submitted, run nothing")
+        p.add_argument("--dry-run", action="store_true",
+                       help="print what would run and run nothing: the checked run plan of a recipe (also written "
+                            "to OUTPUT/plan.json; no run.json, no cluster) and, with --cluster slurm|pbs, the job "
+                            "script that would be submitted")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -80,19 +82,30 @@ def cluster_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def dry_run_job_script(args: argparse.Namespace) -> bool:
-    """For ``--dry-run --cluster slurm|pbs``: print the job script that would be submitted and return True
-    (the command then stops); False without ``--dry-run``. ``--dry-run`` with another cluster is an error:
-    there is no job script to show."""
-    if not getattr(args, "dry_run", False):
-        return False
+def job_script(args: argparse.Namespace) -> str | None:
+    """The job script that ``--cluster slurm|pbs`` would submit (None for other clusters)."""
+    options = cluster_options(args)  # job-size flags without slurm/pbs are an error here too
     if getattr(args, "cluster", None) not in JOBQUEUE_CLUSTERS:
-        raise ValueError(f"--dry-run prints the job script of --cluster slurm|pbs; --cluster {args.cluster} "
-                         f"submits no job")
+        return None
     from kllama.engine.jobqueue import describe_job_script
 
-    options = cluster_options(args)
-    print(describe_job_script(args.cluster, options.pop("config", None), options), end="")
+    return describe_job_script(args.cluster, options.pop("config", None), options)
+
+
+def dry_run(args: argparse.Namespace, plan: Any) -> bool:
+    """For ``--dry-run``: print the run plan, write it to ``OUTPUT/plan.json`` (no ``run.json``, no cluster), then
+    with ``--cluster slurm|pbs`` print the job script that would be submitted; True when the command stops."""
+    if not getattr(args, "dry_run", False):
+        return False
+    from pathlib import Path
+
+    script = job_script(args)  # a bad job size fails before anything is written
+    path = plan.write(Path(args.output) / "plan.json")
+    print(plan.format())
+    print(f"\nplan: {path}")
+    if script is not None:
+        print(f"\njob script (--cluster {args.cluster}; one per worker job):")
+        print(script, end="")
     return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, dry_run, summary_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,16 +18,19 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kllama.config import load_recipe
+    from kllama.engine.plan import build_plan
+
+    out = Path(args.output)
+    recipe = load_recipe("demo")
+    plan = build_plan(recipe)
+    if dry_run(args, plan):
+        return 0
     from kllama.engine.cluster import open_client
     from kllama.export import export_variant
     from kllama.pipeline import run_recipe
 
-    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
-        return 0
-    out = Path(args.output)
-    recipe = load_recipe("demo")
     with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
-        summary = run_recipe(recipe, out, client, progress=not args.no_progress)
+        summary = run_recipe(recipe, out, client, progress=not args.no_progress, plan=plan)
     print(summary_table(summary))
     for variant in sorted(summary.manifest["variants"]):
         info = export_variant(out, variant, "jsonl.zst", out / "export" / variant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kllama.commands._common import add_cluster_options, cluster_options, dry_run_job_script, summary_table
+from kllama.commands._common import add_cluster_options, cluster_options, dry_run, summary_table
 
 
 def parse_inputs(values: list[str]) -> dict[str, list[str]]:
@@ -31,14 +31,17 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kllama.config import load_recipe
+    from kllama.engine.plan import build_plan
+
+    recipe = load_recipe(args.recipe, parse_inputs(args.input))
+    plan = build_plan(recipe)  # every reader, step, option and input checked before the cluster starts
+    if dry_run(args, plan):
+        return 0
     from kllama.engine.cluster import open_client
     from kllama.pipeline import run_recipe
 
-    if dry_run_job_script(args):  # --dry-run --cluster slurm|pbs: the job script, nothing run
-        return 0
-    recipe = load_recipe(args.recipe, parse_inputs(args.input))
     with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
-        summary = run_recipe(recipe, Path(args.output), client, progress=not args.no_progress)
+        summary = run_recipe(recipe, Path(args.output), client, progress=not args.no_progress, plan=plan)
     print(summary_table(summary))
     print(f"manifest: {Path(args.output) / 'manifest.json'}")
     return 0

@@ -4,12 +4,17 @@ Everything here runs inside a worker process and is plain Python (no Dask). A pa
 written to a temporary name, renamed into place, and only then is its completion marker written, holding
 the output's sha256 and the partition's ledger. A rerun trusts a partition only when its marker exists
 and the file's checksum matches.
+
+The ledger counts per step too (documents in and out, drops by reason, CPU seconds of the worker process while
+the step ran; the reader is the step ``read:READER``), and keeps the first dropped documents per reason as
+samples, written beside the stage before the marker (:mod:`kllama.engine.samples`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -26,6 +31,7 @@ from kllama.core.files import atomic_write_text, sha256_file
 from kllama.core.ledger import Ledger
 from kllama.core.registry import build_step, source_class
 from kllama.core.steps import GlobalStep, Step
+from kllama.engine.samples import write_partition_samples
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 8192}
 
@@ -46,6 +52,8 @@ class PartitionTask:
     extra: dict[str, Any] = field(default_factory=dict)
     #: documents per batch: steps run on, and Parquet is read and written in, batches of this size
     batch_docs: int = 4096
+    #: dropped documents kept per reason (the smallest ids) as samples
+    drop_samples: int = 5
 
     @property
     def output(self) -> Path:
@@ -157,6 +165,8 @@ def input_batches(path: str | Path, batch_rows: int = 4096) -> Iterator[pa.Table
 
 def _finish(task: PartitionTask, digest: str | None, rows: int, ledger: Ledger,
             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    if task.kind in ("read", "map", "apply"):
+        write_partition_samples(task.stage_dir, task.name, ledger)
     marker = {"name": task.name, "kind": task.kind, "sha256": digest, "rows": rows, "ledger": ledger.to_dict(),
               **(extra or {})}
     atomic_write_text(task.marker, json.dumps(marker, sort_keys=True))
@@ -198,11 +208,42 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _run_steps(docs, steps, ledger):
-    for step in steps:
-        if not docs:
-            break
-        docs = step.process(docs, ledger)
+def step_keys(specs: list[dict[str, Any]]) -> list[str]:
+    """Names of a stage's steps in its ledger: the step name, ``NAME#2`` ... for a repeat within the stage."""
+    seen: dict[str, int] = {}
+    keys = []
+    for spec in specs:
+        n = seen[spec["step"]] = seen.get(spec["step"], 0) + 1
+        keys.append(spec["step"] if n == 1 else f"{spec['step']}#{n}")
+    return keys
+
+
+def _task_ledger(task: PartitionTask) -> Ledger:
+    return Ledger(sample_limit=task.drop_samples)
+
+
+def _run_step(step: Step | GlobalStep, key: str, position: int, ledger: Ledger, fn, n_in: int):
+    """Run ``fn()`` (one step on one batch) and count it as step ``key``: documents in/out (``len`` of the result,
+    or ``num_rows``), the drops it added to ``ledger`` and the CPU seconds it took."""
+    before = dict(ledger.dropped)
+    ledger.current_step = key
+    t0 = time.process_time()
+    out = fn()
+    cpu = time.process_time() - t0
+    ledger.current_step = ""
+    n_out = out.num_rows if isinstance(out, pa.Table) else len(out)
+    dropped = {r: n - before.get(r, 0) for r, n in ledger.dropped.items() if n != before.get(r, 0)}
+    ledger.count_step(key, n_in, n_out, dropped, cpu, position)
+    return out
+
+
+def _run_steps(docs, steps, ledger, keys, first_position=0):
+    for i, (step, key) in enumerate(zip(steps, keys, strict=True)):
+        n_in = len(docs)
+        if not docs:  # counted, not called: the step sees no empty batch
+            ledger.count_step(key, 0, 0, {}, 0.0, first_position + i)
+            continue
+        docs = _run_step(step, key, first_position + i, ledger, lambda s=step, d=docs: s.process(d, ledger), n_in)
     return docs
 
 
@@ -212,20 +253,27 @@ BATCH_BYTES = 64 << 20
 
 def _read(task: PartitionTask) -> tuple[str, int, Ledger]:
     """Reader -> per-document steps -> Parquet, in batches: memory is bounded by one batch, not the file."""
-    ledger = Ledger()
-    reader_ledger = Ledger()
+    ledger = _task_ledger(task)
+    reader_ledger = _task_ledger(task)
+    reader_ledger.current_step = reader_key = f"read:{task.reader}"
+    steps = build_steps(task.steps)
+    keys = step_keys(task.steps)
+    t_start = time.process_time()
     source = source_class(task.reader)(**task.reader_options)
     source.source_name = task.source
-    steps = build_steps(task.steps)
     writer = PartitionWriter(task.output, stage_schema(steps))
     batch: list = []
     batch_bytes = 0
+    not_reading = 0.0  # CPU seconds spent in the steps and the writer, not in the reader
 
     def flush() -> None:
-        docs = _run_steps(batch, steps, ledger)
+        nonlocal not_reading
+        t0 = time.process_time()
+        docs = _run_steps(batch, steps, ledger, keys, first_position=1)
         for d in docs:
             ledger.put_out(1, d.nbytes)
         writer.write(documents_to_table(docs, writer.schema))
+        not_reading += time.process_time() - t0
 
     try:
         for doc in source.read(task.inputs[0], reader_ledger):
@@ -239,9 +287,13 @@ def _read(task: PartitionTask) -> tuple[str, int, Ledger]:
                 batch, batch_bytes = [], 0
         flush()
         # the reader's drops (malformed records) are inputs too, so that in = out + dropped
+        read_docs = ledger.docs_in
         ledger.take_in(sum(reader_ledger.dropped.values()), sum(reader_ledger.dropped_bytes.values()))
+        reader_cpu = time.process_time() - t_start - not_reading
         ledger.merge(Ledger(dropped=reader_ledger.dropped, dropped_bytes=reader_ledger.dropped_bytes,
-                            stats=reader_ledger.stats, quarantined=reader_ledger.quarantined))
+                            stats=reader_ledger.stats, quarantined=reader_ledger.quarantined,
+                            samples=reader_ledger.samples, sample_limit=reader_ledger.sample_limit))
+        ledger.count_step(reader_key, ledger.docs_in, read_docs, dict(reader_ledger.dropped), reader_cpu, 0)
         return writer.close(), writer.rows, ledger
     except BaseException:
         writer.abort()
@@ -249,15 +301,16 @@ def _read(task: PartitionTask) -> tuple[str, int, Ledger]:
 
 
 def _map(task: PartitionTask) -> tuple[str, int, Ledger]:
-    ledger = Ledger()
+    ledger = _task_ledger(task)
     steps = build_steps(task.steps)
+    keys = step_keys(task.steps)
     writer = PartitionWriter(task.output, stage_schema(steps, pq.read_schema(task.inputs[0])))
     try:
         for table in input_batches(task.inputs[0], task.batch_docs):
             docs = table_to_documents(table)
             for d in docs:
                 ledger.take_in(1, d.nbytes)
-            docs = _run_steps(docs, steps, ledger)
+            docs = _run_steps(docs, steps, ledger, keys)
             for d in docs:
                 ledger.put_out(1, d.nbytes)
             writer.write(documents_to_table(docs, writer.schema))
@@ -275,6 +328,7 @@ def _keys(task: PartitionTask) -> tuple[str, int, Ledger]:
     import numpy as np
 
     step = build_steps(task.steps)[0]
+    t0 = time.process_time()
     pieces = []
     offset = 0
     for table in input_batches(task.inputs[0], task.batch_docs):
@@ -296,11 +350,20 @@ def _keys(task: PartitionTask) -> tuple[str, int, Ledger]:
     for b in np.unique(sorted_buckets):
         lo, hi = np.searchsorted(sorted_buckets, [b, b + 1])
         groups.append(keys.slice(lo, hi - lo))
-    return *_written(groups or [keys], task.output), Ledger()
+    return *_written(groups or [keys], task.output), _cpu_ledger(task, t0)
+
+
+def _cpu_ledger(task: PartitionTask, t0: float) -> Ledger:
+    """A ledger holding only the CPU seconds since ``t0`` of a global step's helper task (keys, resolve,
+    combine); the runner adds them to the step's ``cpu_s``."""
+    ledger = Ledger()
+    ledger.count_step(task.steps[0]["step"], 0, 0, {}, time.process_time() - t0)
+    return ledger
 
 
 def _resolve(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     step = build_steps(task.steps)[0]
+    t0 = time.process_time()
     bucket = task.extra["bucket"]
     pieces = []
     for path in task.inputs:
@@ -313,14 +376,15 @@ def _resolve(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     decisions = step.resolve(keys)
     if "part" in decisions.column_names and decisions.num_rows:
         decisions = decisions.sort_by([("part", "ascending")])
-    return *_written(decisions, task.output), Ledger()
+    return *_written(decisions, task.output), _cpu_ledger(task, t0)
 
 
 def _combine(task: PartitionTask) -> tuple[pa.Table, Ledger]:
     step = build_steps(task.steps)[0]
+    t0 = time.process_time()
     tables = [pq.read_table(p) for p in task.inputs]
     decisions = pa.concat_tables(tables, promote_options="default") if tables else pa.table({"part": pa.array([], pa.int32())})
-    return *_written(step.combine(decisions), task.output), Ledger()
+    return *_written(step.combine(decisions), task.output), _cpu_ledger(task, t0)
 
 
 def _apply(task: PartitionTask) -> tuple[str, int, Ledger]:
@@ -341,7 +405,8 @@ def _apply(task: PartitionTask) -> tuple[str, int, Ledger]:
     else:
         decisions = pq.read_table(task.inputs[1]).slice(0, 0) if len(task.inputs) > 1 else pa.table({})
     rows = decisions.column("row").to_numpy() if "row" in decisions.column_names else None
-    ledger = Ledger()
+    ledger = _task_ledger(task)
+    key = step_keys(task.steps)[0]
     writer = PartitionWriter(task.output, stage_schema([step], pq.read_schema(task.inputs[0])))
     offset = 0
     try:
@@ -354,7 +419,7 @@ def _apply(task: PartitionTask) -> tuple[str, int, Ledger]:
                 mine = mine.set_column(mine.column_names.index("row"), "row",
                                        pc.subtract(mine.column("row"), pa.scalar(offset, pa.int64())))
             ledger.take_in(n, _text_bytes(table))
-            out = step.apply(table, mine, ledger)
+            out = _run_step(step, key, 0, ledger, lambda t=table, m=mine: step.apply(t, m, ledger), n)
             ledger.put_out(out.num_rows, _text_bytes(out))
             writer.write(out)
             offset += n

@@ -20,26 +20,12 @@ from distributed import Client, as_completed
 
 from kllama.core.files import atomic_write_text
 from kllama.core.ledger import Ledger
-from kllama.core.registry import step_class
 from kllama.core.steps import GlobalStep
 from kllama.engine.partition import PartitionTask, build_steps, marker_valid, run_task
+from kllama.engine.plan import split_pipeline
+from kllama.engine.samples import write_stage_samples
 
-
-def _is_global(spec: dict[str, Any]) -> bool:
-    return issubclass(step_class(spec["step"]), GlobalStep)
-
-
-def split_pipeline(pipeline: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Cut a pipeline into stages: ``("map", [specs...])`` runs and ``("global", [spec])`` singletons."""
-    stages: list[tuple[str, list[dict[str, Any]]]] = []
-    for spec in pipeline:
-        if _is_global(spec):
-            stages.append(("global", [spec]))
-        elif stages and stages[-1][0] == "map":
-            stages[-1][1].append(spec)
-        else:
-            stages.append(("map", [spec]))
-    return stages
+__all__ = ["StageResult", "StageRunner", "split_pipeline"]
 
 
 @dataclass
@@ -58,9 +44,11 @@ class StageRunner:
     """Runs stages of partition tasks on ``client`` under ``run_dir/stages``."""
 
     def __init__(self, client: Client, run_dir: Path, progress: bool = True, verify: bool = True,
-                 batch_docs: int = 4096):
+                 batch_docs: int = 4096, drop_samples: int = 5):
         self.client = client
         self.batch_docs = int(batch_docs)
+        #: dropped documents kept per reason and stage (``[run] drop_samples``)
+        self.drop_samples = int(drop_samples)
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.verify = verify
@@ -72,6 +60,7 @@ class StageRunner:
             return []
         for t in tasks:
             t.batch_docs = self.batch_docs
+            t.drop_samples = self.drop_samples
         todo = [i for i, t in enumerate(tasks) if marker_valid(t, self.verify) is None]
         results: dict[int, dict[str, Any]] = {}
         for i, t in enumerate(tasks):
@@ -100,10 +89,15 @@ class StageRunner:
         return self.run_dir / "stages" / name
 
     def _record(self, name: str, kind: str, tasks: list[PartitionTask], markers: list[dict[str, Any]],
-                count_docs: bool = True) -> StageResult:
+                count_docs: bool = True, helpers: list[dict[str, Any]] | None = None) -> StageResult:
+        """Merge the partitions' ledgers (and the CPU time per step of a global stage's ``helpers`` tasks: keys,
+        resolve, combine) into the stage ledger; merge the partitions' drop samples per reason."""
         ledger = Ledger()
         for m in markers:
             ledger.merge(Ledger.from_dict(m["ledger"]))
+        for m in helpers or []:
+            ledger.merge(Ledger(steps=Ledger.from_dict(m["ledger"]).steps))
+        write_stage_samples(self._stage_dir(name), [t.name for t in tasks], self.drop_samples)
         result = StageResult(name=name, outputs=[t.output for t in tasks], ledger=ledger,
                              partitions_total=len(tasks), skipped=sum(1 for m in markers if m.get("skipped")),
                              quarantined=ledger.quarantined)
@@ -137,23 +131,23 @@ class StageRunner:
         assert isinstance(step, GlobalStep)
         key_tasks = [PartitionTask(kind="keys", stage_dir=str(d / "_keys"), name=f"part-{i:05d}", inputs=[str(p)],
                                    steps=[spec], extra={"part": i}) for i, p in enumerate(inputs)]
-        self._compute(key_tasks, f"{name}:keys")
+        helpers = self._compute(key_tasks, f"{name}:keys")
         key_files = [str(t.output) for t in key_tasks]
         res_tasks = [PartitionTask(kind="resolve", stage_dir=str(d / "_decisions"), name=f"bucket-{b:04d}",
                                    inputs=key_files, steps=[spec], extra={"bucket": b})
                      for b in range(step.num_buckets)]
-        self._compute(res_tasks, f"{name}:resolve")
+        helpers += self._compute(res_tasks, f"{name}:resolve")
         decision_files = [str(t.output) for t in res_tasks]
         if type(step).combine is not GlobalStep.combine:
             comb = PartitionTask(kind="combine", stage_dir=str(d / "_combined"), name="combined",
                                  inputs=decision_files, steps=[spec])
-            self._compute([comb], f"{name}:combine")
+            helpers += self._compute([comb], f"{name}:combine")
             decision_files = [str(comb.output)]
         tasks = [PartitionTask(kind="apply", stage_dir=str(d), name=f"part-{i:05d}",
                                inputs=[str(p), *decision_files], steps=[spec], extra={"part": i})
                  for i, p in enumerate(inputs)]
         self._write_plan(d, tasks)
-        return self._record(name, "global", tasks, self._compute(tasks, name))
+        return self._record(name, "global", tasks, self._compute(tasks, name), helpers=helpers)
 
     def shard_stage(self, name: str, source: str, inputs: list[Path]) -> list[dict[str, Any]]:
         """Split the final partitions by group into ``run_dir/shards``; returns the shard entries."""

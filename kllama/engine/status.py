@@ -52,6 +52,7 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
             "bytes_out": ledger.bytes_out,
             "quarantined": ledger.quarantined,
             "truncated_inputs": truncated_inputs(ledger),
+            "steps": stage_steps(ledger, d),
             "rate_partitions_per_s": round(rate, 4),
             "eta_s": round((total - done) / rate, 1) if rate and done < total else (0.0 if done >= total else None),
         }
@@ -64,6 +65,54 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
         driver["state"] = "finished"
     return {"run_dir": str(run_dir), "finished": finished, "state": driver["state"], "driver": driver,
             "stages": stages, "problems": input_problems(ledgers)}
+
+
+def stage_steps(ledger: Ledger, stage_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per step of a stage, in pipeline order: ``{docs_in, docs_out, dropped, cpu_s, position}`` (``position``:
+    the order, for JSON readers that sort keys); a global step's CPU time
+    includes its keys, resolve and combine tasks (their markers lie in the stage's ``_keys``, ``_decisions``
+    and ``_combined`` folders)."""
+    merged = Ledger(steps={k: {**v, "dropped": dict(v["dropped"])} for k, v in ledger.steps.items()})
+    for marker_path in sorted(stage_dir.glob("_*/*.done.json")):
+        try:
+            helper = Ledger.from_dict(json.loads(marker_path.read_text()).get("ledger", {}))
+        except (OSError, json.JSONDecodeError):
+            continue
+        merged.merge(Ledger(steps=helper.steps))
+    return {name: {"docs_in": e["docs_in"], "docs_out": e["docs_out"], "dropped": dict(sorted(e["dropped"].items())),
+                   "cpu_s": round(e["cpu_s"], 3), "position": e["position"]}
+            for name, e in merged.steps_in_order()}
+
+
+def run_samples(run_dir: str | Path, reason: str) -> dict[str, list[dict[str, Any]]]:
+    """The kept samples of drop ``reason`` per stage (``{STAGE: [{id, source, reason, step, chars, text}]}``)."""
+    from kllama.engine.samples import SAMPLES_DIR, stage_samples
+
+    stages_dir = Path(run_dir) / "stages"
+    if not stages_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a kllama run folder (no stages/)")
+    out = {}
+    for d in sorted(p for p in stages_dir.iterdir() if (p / SAMPLES_DIR).is_dir()):
+        found = stage_samples(d, reason)
+        if found:
+            out[d.name] = found
+    return out
+
+
+def format_samples(samples: dict[str, list[dict[str, Any]]], reason: str, chars: int = 300) -> str:
+    """The samples of ``run_samples`` as text: id, source and the first ``chars`` characters of each."""
+    if not samples:
+        return f"no samples of drop reason {reason!r} (reasons are listed by `kllama status`)"
+    lines = []
+    for stage, records in samples.items():
+        lines.append(f"{stage}: {len(records)} sample(s) of {reason}")
+        for r in records:
+            text = r["text"][:chars]
+            more = f" ... ({r['chars']} characters)" if r.get("chars", len(r["text"])) > chars else ""
+            step = f", step {r['step']}" if r.get("step") else ""
+            lines.append(f"  {r['id']}  (source {r['source']}{step})")
+            lines.extend("    " + line for line in (text + more).splitlines() or [""])
+    return "\n".join(lines)
 
 
 def truncated_inputs(ledger: Ledger) -> int:
@@ -98,6 +147,20 @@ def input_problems(stages: dict[str, Ledger]) -> list[str]:
     return lines
 
 
+def _format_steps(status: dict[str, Any]) -> list[str]:
+    """The per-step table: documents in/out, drops by reason and CPU seconds of every step of every stage."""
+    rows = [("stage / step", "docs in", "docs out", "cpu s", "dropped")]
+    for name, s in status["stages"].items():
+        for step, e in s.get("steps", {}).items():
+            dropped = ", ".join(f"{k}={v}" for k, v in e["dropped"].items()) or "-"
+            rows.append((f"{name} / {step}", str(e["docs_in"]), str(e["docs_out"]), f"{e['cpu_s']:.2f}", dropped))
+    if len(rows) == 1:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return ["", *("  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].rjust(widths[2]),
+                            r[3].rjust(widths[3]), r[4]]) for r in rows), ""]
+
+
 def format_status(status: dict[str, Any]) -> str:
     """A human-readable table of ``run_status``."""
     rows = [("stage", "parts", "docs in", "docs out", "dropped", "eta")]
@@ -109,6 +172,7 @@ def format_status(status: dict[str, Any]) -> str:
                      dropped, eta))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
+    lines.extend(_format_steps(status))
     lines.extend(status.get("problems", []))
     driver = status.get("driver", {})
     if status["finished"]:
