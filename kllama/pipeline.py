@@ -67,6 +67,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
     runner = StageRunner(client, run_dir, progress=progress, batch_docs=plan.batch_docs,
                          drop_samples=plan.drop_samples)
     summary = RunSummary(run_dir=run_dir)
+    post = list(recipe.run.get("post", []))
+    # every shard of the run gets the stage columns of every step of the recipe: one schema for the store
+    store_steps = sorted({spec["step"] for s in recipe.sources.values() for spec in [*s.pipeline, *post]})
     for name, sp in sorted(plan.sources.items()):
         read, *middle, shards = sp.stages
         res = runner.read_stage(read.name, name, sp.reader, recipe.sources[name].options, sp.partitions,
@@ -80,7 +83,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
                 res = runner.map_stage(st.name, outputs, st.specs)
             summary.stages[res.name] = res.ledger
             outputs = res.outputs
-        summary.shards.extend(runner.shard_stage(shards.name, name, outputs))
+        summary.shards.extend(runner.shard_stage(shards.name, name, outputs, store_steps))
     summary.manifest = write_manifest(run_dir, recipe, summary.shards)
     ledger = {name: led.to_dict() for name, led in summary.stages.items()}
     atomic_write_text(run_dir / "ledger.json", json.dumps(ledger, indent=1, sort_keys=True))

@@ -32,8 +32,9 @@ def main(args: argparse.Namespace) -> int:
     with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
         summary = run_recipe(recipe, out, client, progress=not args.no_progress, plan=plan)
     print(summary_table(summary))
-    for variant in sorted(summary.manifest["variants"]):
-        info = export_variant(out, variant, "jsonl.zst", out / "export" / variant)
-        print(f"export {variant}: {info['docs']} documents -> {out / 'export' / variant}")
+    for variant in sorted(summary.manifest["variants"]):  # DIR/export/ is the demo's own: replaced on a rerun
+        info = export_variant(out, variant, "jsonl.zst", out / "export" / variant, force=True)
+        print(f"export {variant}: {info['docs']} lines ({info['store_docs']} documents, weighted and shuffled) "
+              f"-> {out / 'export' / variant}")
     print(f"manifest: {out / 'manifest.json'}")
     return 0

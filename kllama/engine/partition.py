@@ -197,6 +197,19 @@ def stage_schema(steps: list[Step | GlobalStep], base: pa.Schema | None = None) 
     return schema_with(cols)
 
 
+def store_schema(step_names: list[str], base: pa.Schema | None = None) -> pa.Schema:
+    """The one schema of every shard of a run: the core columns, then every stage column that any step of the
+    recipe declares (``Step.columns``), null where a source's pipeline does not set it."""
+    from kllama.core.registry import step_class
+
+    cols: dict[str, pa.DataType] = {}
+    if base is not None:
+        cols.update({f.name: f.type for f in base if f.name not in CORE_SCHEMA.names})
+    for name in sorted(set(step_names)):
+        cols.update(getattr(step_class(name), "columns", {}) or {})
+    return schema_with(cols)
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns (missing ones null), cast to its types."""
     arrays = []
@@ -435,7 +448,7 @@ def _shard(task: PartitionTask) -> tuple[None, int, Ledger, dict[str, Any]]:
 
     ledger = Ledger()
     shard_root = Path(task.extra["shard_root"])
-    schema = pq.read_schema(task.inputs[0])
+    schema = store_schema(task.extra.get("store_steps", []), pq.read_schema(task.inputs[0]))
     writers: dict[str, PartitionWriter] = {}
     try:
         for table in input_batches(task.inputs[0], task.batch_docs):

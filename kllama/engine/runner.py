@@ -149,11 +149,16 @@ class StageRunner:
         self._write_plan(d, tasks)
         return self._record(name, "global", tasks, self._compute(tasks, name), helpers=helpers)
 
-    def shard_stage(self, name: str, source: str, inputs: list[Path]) -> list[dict[str, Any]]:
-        """Split the final partitions by group into ``run_dir/shards``; returns the shard entries."""
+    def shard_stage(self, name: str, source: str, inputs: list[Path],
+                    store_steps: list[str] | None = None) -> list[dict[str, Any]]:
+        """Split the final partitions by group into ``run_dir/shards``; returns the shard entries.
+
+        ``store_steps``: every step name of the recipe; each shard gets their declared columns (null where unset),
+        so that all shards of a run share one schema."""
         d = self._stage_dir(name)
+        extra = {"shard_root": str(self.run_dir / "shards"), "store_steps": sorted(set(store_steps or []))}
         tasks = [PartitionTask(kind="shard", stage_dir=str(d), name=f"part-{i:05d}", inputs=[str(p)], source=source,
-                               extra={"shard_root": str(self.run_dir / "shards")}) for i, p in enumerate(inputs)]
+                               extra=extra) for i, p in enumerate(inputs)]
         self._write_plan(d, tasks)
         markers = self._compute(tasks, name)
         return [f for m in markers for f in m.get("files", [])]
