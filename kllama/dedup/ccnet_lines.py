@@ -103,6 +103,36 @@ def snapshot_scope(meta_json: str | None) -> int:
 
 
 _SNAPSHOT_RE = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+_SNAPSHOT_FIELD = r'"snapshot": ?"(?P<snap>CC-MAIN-[0-9]{4}-[0-9]{2})"'
+
+
+def snapshot_scopes(meta: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """:func:`snapshot_scope` of every row of a ``meta`` column, without parsing each JSON object: rows that
+    are a flat object naming ``"snapshot"`` once with a ``CC-MAIN-YYYY-WW`` value are read with one regular
+    expression over the column; every other row goes through :func:`snapshot_scope`. Same values."""
+    meta = meta.combine_chunks() if isinstance(meta, pa.ChunkedArray) else meta
+    n = len(meta)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    meta = meta.cast(pa.string())
+    # a flat object (one "{") naming "snapshot" once: the match is its top-level key
+    once = pc.fill_null(pc.and_(pc.equal(pc.count_substring(meta, '"snapshot"'), 1),
+                                pc.equal(pc.count_substring(meta, "{"), 1)), False)
+    snaps = pc.struct_field(pc.extract_regex(meta, _SNAPSHOT_FIELD), [0])
+    fast = pc.and_(once, pc.is_valid(snaps)).to_numpy(zero_copy_only=False)
+    out = np.zeros(n, dtype=np.uint64)
+    values = snaps.to_pylist()
+    cache: dict[str, int] = {}
+    for i in np.flatnonzero(fast).tolist():
+        snap = values[i]
+        if snap not in cache:
+            cache[snap] = int.from_bytes(hashlib.sha1(snap.encode()).digest()[:8], "little") or 1
+        out[i] = cache[snap]
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        rows = meta.take(pa.array(slow)).to_pylist()
+        out[slow] = np.array([snapshot_scope(m) for m in rows], dtype=np.uint64)
+    return out
 
 
 @register
@@ -134,7 +164,7 @@ class CCNetLineDedup(GlobalStep):
     def _scopes(self, table: pa.Table) -> np.ndarray:
         if self.scope == "all" or "meta" not in table.column_names:
             return np.zeros(table.num_rows, dtype=np.uint64)
-        return np.array([snapshot_scope(m) for m in table.column("meta").to_pylist()], dtype=np.uint64)
+        return snapshot_scopes(table.column("meta"))
 
     # -- 1. per partition: distinct (scope, hash) and how many documents hold each ------------------------
     def emit_keys(self, table: pa.Table) -> pa.Table:

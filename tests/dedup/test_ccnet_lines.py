@@ -116,3 +116,22 @@ def test_doc_dedup_across_snapshots_keeps_the_earliest():
     outs, ledger = run_global(CCNetDocDedup(num_buckets=2), [s1, s2])
     assert [t.column("id").to_pylist() for t in outs] == [["d1"], ["d3"]]
     assert ledger.dropped == {"doc_dedup": 2} and ledger.balanced
+
+
+def test_snapshot_scopes_of_a_column_equal_the_per_row_parse():
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    from kllama.dedup.ccnet_lines import snapshot_scope, snapshot_scopes
+
+    metas = [json.dumps({"snapshot": f"CC-MAIN-20{17 + i % 4}-{10 + i % 40:02d}", "url": f"u{i}"}) for i in range(50)]
+    metas += [None, "", "{not json", json.dumps({"cc_segment": "crawl-data/CC-MAIN-2019-30/segments/1"}),
+              json.dumps({"a": {"snapshot": "CC-MAIN-2019-30"}, "snapshot": "CC-MAIN-2020-05"}),
+              json.dumps({"a": {"snapshot": "CC-MAIN-2019-30"}}), json.dumps({"snapshot": "CC-MAIN-2018-43"},
+                                                                               separators=(",", ":")),
+              json.dumps({"snapshot": "not-a-crawl"}), json.dumps({"note": '"snapshot": "CC-MAIN-2017-43"'})]
+    column = pa.chunked_array([pa.array(metas[:20], pa.string()), pa.array(metas[20:], pa.string())])
+    assert np.array_equal(snapshot_scopes(column), np.array([snapshot_scope(m) for m in metas], dtype=np.uint64))
+    assert snapshot_scopes(pa.array([], pa.string())).shape == (0,)

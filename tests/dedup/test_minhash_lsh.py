@@ -15,6 +15,7 @@ from kllama.dedup.minhash_lsh import (
     band_keys,
     candidate_probability,
     components_and_keep,
+    components_and_keep_reference,
 )
 from kllama.engine.inprocess import run_global_in_process
 from kllama.pipeline import run_recipe
@@ -124,6 +125,36 @@ def test_keep_rule_union_find_and_band_keys_are_deterministic():
     sig = np.arange(40, dtype=np.uint64).reshape(2, 20)
     assert np.array_equal(band_keys(sig, 4, 5), band_keys(sig.copy(), 4, 5))
     assert len(set(band_keys(np.zeros((1, 20), np.uint64), 4, 5)[0].tolist())) == 4  # bands never collide
+
+
+def _random_edges(rng: np.random.Generator, n_docs: int, n_edges: int) -> pa.Table:
+    """Random verified pairs among ``n_docs`` documents (chains, stars, cliques), some pairs repeated (found in
+    several buckets) or reversed, with tied lengths."""
+    ids = np.array([f"src/{rng.integers(0, 1 << 40):012x}" for _ in range(n_docs)])
+    part = rng.integers(0, 7, n_docs)
+    row = rng.permutation(n_docs)  # (part, row) is unique per document, as in a run
+    length = rng.integers(100, 110, n_docs)  # many ties: the id decides
+    a = rng.integers(0, n_docs, n_edges)
+    b = np.where(rng.random(n_edges) < 0.5, (a + 1) % n_docs, rng.integers(0, n_docs, n_edges))
+    b = np.where(a == b, (b + 1) % n_docs, b)
+    rep = rng.random(n_edges) < 0.2
+    a, b = np.r_[a, b[rep]], np.r_[b, a[rep]]  # some pairs again, reversed
+    score = np.round(rng.uniform(0.9, 1.0, len(a)), 3)
+    return pa.table({"part": pa.array(part[a], pa.int32()), "a_part": pa.array(part[a], pa.int32()),
+                     "a_row": pa.array(row[a], pa.int64()), "a_id": ids[a].tolist(),
+                     "a_len": pa.array(length[a], pa.int64()), "b_part": pa.array(part[b], pa.int32()),
+                     "b_row": pa.array(row[b], pa.int64()), "b_id": ids[b].tolist(),
+                     "b_len": pa.array(length[b], pa.int64()), "score": pa.array(score, pa.float64())})
+
+
+def test_vectorized_combine_equals_the_reference_on_random_graphs():
+    rng = np.random.default_rng(3)
+    for n_docs, n_edges in ((2, 1), (5, 4), (40, 30), (300, 150), (2000, 2500), (5000, 1500)):
+        edges = _random_edges(rng, n_docs, n_edges)
+        fast = components_and_keep(edges)
+        assert fast.equals(components_and_keep_reference(edges)), (n_docs, n_edges)
+        assert components_and_keep(edges.take(pa.array(rng.permutation(edges.num_rows)))).equals(fast)
+    assert components_and_keep(_random_edges(rng, 10, 5).slice(0, 0)).num_rows == 0
 
 
 BOOKS_RECIPE = """
