@@ -88,3 +88,48 @@ def test_killed_demo_resumes_to_the_same_shards(demo_run, tmp_path):
     assert "already complete, skipped" in again.stderr
     assert done_before >= 2
     assert _shards(run) == _shards(out)
+
+
+def test_every_drop_of_the_demo_is_declared_and_counted_per_step(demo_run):
+    """Each step's ledger entry balances, the steps of a stage add up to the stage, and every reason a step or
+    reader dropped a document for is one it declares (its ``drop_reasons``, as plan.json records them)."""
+    from kllama.engine.partition import step_keys
+
+    out, _ = demo_run
+    plan = json.loads((out / "plan.json").read_text())
+    ledger = json.loads((out / "ledger.json").read_text())
+    declared: dict[str, dict[str, set[str]]] = {}
+    for src in plan["sources"].values():
+        for stage in src["stages"]:
+            keys = step_keys([{"step": s["step"]} for s in stage["steps"]])
+            declared[stage["name"]] = {k: set(s["drop_reasons"]) for k, s in zip(keys, stage["steps"], strict=True)}
+            if stage["kind"] == "read":
+                declared[stage["name"]][f"read:{src['reader']}"] = set(src["drop_reasons"])
+    emitted = set()
+    for name, led in ledger.items():
+        if name not in declared or name.endswith("-shards"):
+            continue
+        steps = sorted(led["steps"].items(), key=lambda kv: kv[1]["position"])
+        assert steps, name
+        total: dict[str, int] = {}
+        for key, s in steps:
+            assert s["docs_in"] == s["docs_out"] + sum(s["dropped"].values()), (name, key)
+            undeclared = set(s["dropped"]) - declared[name][key]
+            assert not undeclared, f"{name} {key} drops for undeclared reasons {undeclared}"
+            emitted |= set(s["dropped"])
+            for reason, n in s["dropped"].items():
+                total[reason] = total.get(reason, 0) + n
+        assert total == {r: n for r, n in led["dropped"].items() if r != "quarantined_partition"}, name
+        assert steps[0][1]["docs_in"] == led["docs_in"] and steps[-1][1]["docs_out"] == led["docs_out"], name
+    assert {"c4_curly_bracket", "exact_duplicate", "lang", "book_near_duplicate"} <= emitted
+
+
+def test_status_samples_show_a_dropped_document(demo_run):
+    out, _ = demo_run
+    proc = subprocess.run([*KLLAMA, "status", str(out), "--samples", "book_near_duplicate"], capture_output=True,
+                          text=True, check=True)
+    kept = json.loads((out / "stages" / "books.01-minhash_lsh" / "_samples" / "book_near_duplicate.jsonl")
+                      .read_text().splitlines()[0])
+    assert proc.stdout.startswith("books.01-minhash_lsh: ")
+    assert f"  {kept['id']}  (source books, step minhash_lsh)" in proc.stdout
+    assert kept["text"][:40].splitlines()[0] in proc.stdout

@@ -171,7 +171,7 @@ class RunPlan:
                 lines.append(f"  input {i}")
             lines.append(f"  -> {len(s.partitions)} partitions")
             for k, p in enumerate(s.partitions[:max_partitions]):
-                lines.append(f"     part-{k:05d} {p}")
+                lines.append(f"     part-{k:05d} {p.replace(chr(10), ' + ')}")  # a unit of several files
             if len(s.partitions) > max_partitions:
                 lines.append(f"     ... {len(s.partitions) - max_partitions} more (plan.json lists all)")
             for st in s.stages:
