@@ -376,11 +376,12 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
     options.pop("memory_limit", None)  # a LocalCluster option; jobs get memory from the configuration
     config = load_config(options.pop("config", None))
     hpc = hpc_settings(config)
+    max_jobs = options.get("maximum_jobs")  # --max-jobs wins over --workers
     for key in ("minimum_jobs", "maximum_jobs", "startup_timeout", "precheck"):
         if options.get(key) is not None:
             hpc[_canon(key)] = options[key]
         options.pop(key, None)
-    maximum = int(options.get("maximum_jobs") or 0) or (int(workers) if workers else int(hpc["maximum-jobs"]))
+    maximum = int(max_jobs or 0) or (int(workers) if workers else int(hpc["maximum-jobs"]))
     maximum = max(1, maximum)
     minimum = max(1, min(int(hpc["minimum-jobs"]), maximum))  # at least one job: the run waits for a worker
     probe = SchedulerProbe(kind)
