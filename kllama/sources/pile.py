@@ -68,18 +68,29 @@ def _records(stream: IO[bytes], member: str, ledger: Ledger, max_line_bytes: int
 
 @register
 class PileSource(Source):
-    """Reads Pile-format shards into Documents (``source = "pile"``, ``meta`` = the record's meta)."""
+    """Reads Pile-format shards into Documents (``source`` = the recipe's name for it, ``pile`` by default;
+    ``meta`` = the record's meta). ``pile_set_names`` (e.g. ``["DM Mathematics"]``) keeps only those sets."""
 
     name = "pile"
     drop_reasons = DROP_REASONS
     patterns = ("*.jsonl.zst", "*.jsonl.zst.tar", "*.jsonl")
 
-    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES, **options: Any) -> None:
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES, pile_set_names: list[str] | None = None,
+                 **options: Any) -> None:
         super().__init__(**options)
         self.max_line_bytes = int(max_line_bytes)
+        #: only records of these sets are documents (``meta.pile_set_name``); None = every set
+        self.pile_set_names = set(pile_set_names) if pile_set_names else None
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
+        """Documents of one shard; with ``pile_set_names``, records of other sets are not documents of this
+        source: they are counted per set as the statistic ``pile_set_skipped:NAME``, not as drops."""
         base = os.path.basename(path)
         for member, line_no, text, meta in iter_records(path, ledger, self.max_line_bytes):
+            if self.pile_set_names is not None:
+                set_name = meta.get("pile_set_name")
+                if set_name not in self.pile_set_names:
+                    ledger.count(f"pile_set_skipped:{set_name}")
+                    continue
             locator = f"{base}:{member}:{line_no}" if member else f"{base}:{line_no}"
-            yield Document(id=make_id("pile", locator), text=text, source="pile", meta=meta)
+            yield Document(id=make_id(self.source_name, locator), text=text, source=self.source_name, meta=meta)

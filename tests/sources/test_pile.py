@@ -85,3 +85,26 @@ def test_several_frames_and_plain_jsonl(tmp_path):
     (tmp_path / "04.jsonl").write_text(json.dumps({"text": "plain"}) + "\n")
     docs, _ = _read(tmp_path / "04.jsonl")
     assert [d.text for d in docs] == ["plain"]
+
+
+def test_pile_set_names_keeps_only_the_chosen_sets(tmp_path):
+    path = samples_dir("pile", "constructed", "train") / "00.jsonl.zst"
+    docs, ledger = _read(path, pile_set_names=["Wikipedia (en)", "ArXiv"])
+    assert {d.meta["pile_set_name"] for d in docs} == {"Wikipedia (en)", "ArXiv"}
+    assert len(docs) == 3 and not ledger.dropped  # other sets are not documents of this source, not drops
+    assert ledger.stats["pile_set_skipped:Pile-CC"] == 3 and sum(ledger.stats.values()) == 6
+    # the same documents get the same ids as without the selection
+    all_ids = {d.id for d in _read(path)[0]}
+    assert {d.id for d in docs} <= all_ids
+    # a recipe's source name names the documents (e.g. dm_math read from the Pile)
+    rows = [json.dumps({"text": f"Q{i}\nA{i}\n", "meta": {"pile_set_name": s}}).encode()
+            for i, s in enumerate(["DM Mathematics", "Pile-CC", "DM Mathematics"])]
+    shard = tmp_path / "00.jsonl.zst"
+    shard.write_bytes(_zst_stream(rows))
+    src = PileSource(pile_set_names=["DM Mathematics"])
+    src.source_name = "dm_math"
+    ledger = Ledger()
+    dm = list(src.read(str(shard), ledger))
+    assert [d.text for d in dm] == ["Q0\nA0\n", "Q2\nA2\n"]
+    assert all(d.source == "dm_math" and d.id.startswith("dm_math/") for d in dm)
+    assert ledger.stats == {"pile_set_skipped:Pile-CC": 1}
