@@ -9,6 +9,7 @@ to wait for the first worker, and the Apptainer image the workers run in. The sc
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import re
@@ -271,6 +272,9 @@ class SubmissionJournal:
                     await super().start()
                 except Exception as exc:
                     journal.add_error(str(exc))
+                    said = [ln for ln in str(exc).splitlines() if "error" in ln.lower()] or [str(exc)]
+                    print(f"kllama: {self.submit_command} refused a worker job: {said[-1].strip()}",
+                          file=sys.stderr, flush=True)
                     raise
                 finally:
                     if getattr(self, "job_id", None):
@@ -278,6 +282,12 @@ class SubmissionJournal:
 
         JournaledJob.__name__ = f"Journaled{base.__name__}"
         return JournaledJob
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """A ``logging`` filter: drop the traceback that tornado logs for a refused submission (the journal has
+        it, and one line was printed)."""
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, RuntimeError) and str(exc) in self.errors)
 
     def add_id(self, job_id: str) -> None:
         with self._lock:
@@ -391,6 +401,8 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
         if hpc["precheck"]:
             check_request(request, probe)
         cluster = make_cluster(kind, config, options)
+        tornado_log = logging.getLogger("tornado.application")
+        tornado_log.addFilter(cluster.kllama_journal)
         try:
             cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum, wait_count=10)
             client = Client(cluster)
@@ -418,3 +430,5 @@ def open_jobqueue_client(kind: str, workers: int | None = None, quiet: bool = Fa
                 # distributed asserts that every job object reached a closed state; one whose submission the
                 # batch system refused never started (nothing to cancel), so this is not an error here
                 pass
+            finally:
+                tornado_log.removeFilter(cluster.kllama_journal)
