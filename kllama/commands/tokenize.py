@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="output prefix: writes PREFIX.bin and PREFIX.idx")
     p.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the bundled 20B_tokenizer.json)")
     p.add_argument("--no-split-digits", action="store_true", help="keep the tokenizer's own digit merges")
+    p.add_argument("--encoder", choices=("auto", "hf", "fast"), default="auto",
+                   help="auto (default): the fast tiktoken encoder when its identity self-check passes for the "
+                        "tokenizer file, else HF tokenizers; hf or fast forces one (same ids)")
     p.add_argument("--ctx-len", type=int, default=4096, help="context length for --magic_prime (default 4096)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling and the shuffle (default 0)")
     p.add_argument("--workers", type=int, default=None, help="Dask worker processes (RUN_DIR form)")
@@ -49,15 +52,18 @@ def main(args: argparse.Namespace) -> int:
         from kllama.tokenize.jsonl import tokenize_jsonl
         from kllama.tokenize.tokenizer import DigitSplitTokenizer
 
-        res = tokenize_jsonl(args.jsonl, args.output, DigitSplitTokenizer(args.tokenizer, split_digits=split))
+        tok = DigitSplitTokenizer(args.tokenizer, split_digits=split, encoder=args.encoder)
+        print(f"encoder: {tok.encoder_name} ({tok.encoder_note})")
+        res = tokenize_jsonl(args.jsonl, args.output, tok)
         tokens, docs, led = res.tokens, res.docs, res.ledger
     else:
         from kllama.tokenize.variant import tokenize_variant
 
         vres = tokenize_variant(args.run_dir, args.variant, args.output, tokenizer_path=args.tokenizer,
                                 split_digits=split, seed=args.seed, workers=args.workers, cluster=args.cluster,
-                                ctx_len=args.ctx_len)
+                                ctx_len=args.ctx_len, encoder=args.encoder)
         tokens, docs, led = vres.tokens, vres.docs, vres.ledger
+        print(f"encoder: {vres.sidecar['encoder']} ({vres.sidecar['encoder_note']})")
         for name, s in vres.per_source.items():
             print(f"  {name}: epochs {s.get('epochs')}, {s.get('docs', 0)} documents, {s.get('tokens', 0)} tokens")
         print(f"sidecar: {args.output}.json")

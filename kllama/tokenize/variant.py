@@ -65,6 +65,7 @@ class ShardTask:
     weights: dict[str, float]
     seed: int
     batch_docs: int = 512
+    encoder: str = "auto"
 
 
 def _texts(col: Any) -> list[str | None]:
@@ -109,7 +110,7 @@ def tokenize_shard(task: ShardTask) -> dict[str, Any]:
 
     single_thread()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    tok = cached_tokenizer(task.tokenizer_path, task.split_digits)
+    tok = cached_tokenizer(task.tokenizer_path, task.split_digits, task.encoder)
     ledger = Ledger()
     sources: list[str] = []
     src_index: dict[str, int] = {}
@@ -307,9 +308,10 @@ def write_permuted(results: list[dict[str, Any]], out_prefix: str | Path, dtype:
 def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, *,
                      tokenizer_path: str | Path | None = None, split_digits: bool = True, seed: int = 0,
                      workers: int | None = None, cluster: str = "local", client: Any = None,
-                     ctx_len: int | None = None, quiet: bool = False) -> VariantResult:
+                     ctx_len: int | None = None, quiet: bool = False, encoder: str = "auto") -> VariantResult:
     """Tokenize variant ``variant`` of the run in ``run_dir`` into ``out_prefix.bin/.idx`` and
-    ``out_prefix.json`` (documents and tokens per source)."""
+    ``out_prefix.json`` (documents and tokens per source). ``encoder`` (auto, hf, fast) is decided here, once;
+    the workers then use that one (``fast`` fails a task whose worker cannot reproduce HF's ids)."""
     import dask.bag as db
 
     from kllama.engine.cluster import open_client
@@ -320,7 +322,7 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
     out_prefix = str(out_prefix)
     shards, spec = load_variant(run_dir, variant)
     weights = {str(k): float(v) for k, v in spec.get("weights", {}).items()}
-    tok = DigitSplitTokenizer(tokenizer_path, split_digits=split_digits)
+    tok = DigitSplitTokenizer(tokenizer_path, split_digits=split_digits, encoder=encoder)
     dtype = best_dtype(tok.vocab_size)
     bin_path, _ = paths(out_prefix)
     bin_path.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +331,7 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
     tasks = [ShardTask(index=i, path=s["abs_path"], source=s.get("source", ""), group=s["group"],
                        sha256=s.get("sha256"), manifest_docs=int(s.get("docs", 0)),
                        part_prefix=str(parts_dir / f"{i:06d}"), tokenizer_path=tok_path,
-                       split_digits=split_digits, weights=weights, seed=seed)
+                       split_digits=split_digits, weights=weights, seed=seed, encoder=tok.encoder_name)
              for i, s in enumerate(shards)]
     try:
         if tasks:
@@ -378,6 +380,7 @@ def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, 
     sidecar: dict[str, Any] = {
         "variant": variant, "run_dir": str(run_dir.resolve()), "groups": list(spec.get("groups", [])),
         "seed": seed, "split_digits": split_digits, "tokenizer": str(tok.path), "tokenizer_sha256": tok.sha256,
+        "encoder": tok.encoder_name, "encoder_note": tok.encoder_note,
         "dtype": str(np.dtype(dtype)), "eod": tok.eod_id, "docs": n_out, "tokens": total,
         "shards": len(shards), "per_source": {k: per_source[k] for k in sorted(per_source)},
         "ledger": ledger.to_dict(),

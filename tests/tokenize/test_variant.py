@@ -57,6 +57,7 @@ def test_variant_cli_two_workers_equals_one_worker(run_dir: Path, tmp_path: Path
     side = json.loads(Path(str(out2) + ".json").read_text())
     assert f"--my_exit_tokens {side['tokens']} --magic_prime {magic_prime(side['tokens'], 16)}" in printed
     assert side["magic_prime"] == magic_prime(side["tokens"], 16)
+    assert side["encoder"] == "fast" and "encoder: fast" in printed
 
     out1 = tmp_path / "one" / "g1"
     res1 = tokenize_variant(run_dir, "G1", out1, seed=7, workers=1, ctx_len=16, quiet=True)
