@@ -82,7 +82,7 @@ def run_global_inprocess(step, tables, ledger):
 def bench_kllama(paths: list[Path]) -> tuple[dict[str, float], Ledger, int]:
     times: dict[str, float] = defaultdict(float)
     ledger = Ledger()
-    lid = CCNetLangId(model="demo:lid", keep=["en"])
+    lid = CCNetLangId(keep=["en"])  # fastText's real lid.176 (packaged lid.176.ftz)
     pp = CCNetPerplexity(lm_dir="demo:lm", cutoffs={"en": [340.0, 520.0]})
     wiki = WikiReferenceClassifier(model="demo:wiki")
     _ = lid.model, pp.models, wiki.model  # load models outside the timings
@@ -192,7 +192,7 @@ def bench_ccnet(paths: list[Path]) -> tuple[dict[str, float], int]:
 
     times: dict[str, float] = defaultdict(float)
     fasttext.FastText.eprint = lambda *a, **k: None
-    lid = fasttext.load_model(str(resolve_model("demo:lid")))
+    lid = fasttext.load_model(str(resolve_model("models:lid.176.bin")))
     wiki = fasttext.load_model(str(resolve_model("demo:wiki")))
     lm_dir = resolve_model("demo:lm")
     sp = spm.SentencePieceProcessor(model_file=str(lm_dir / "en.sp.model"))
@@ -279,7 +279,7 @@ def bench_engine(paths: list[Path], folder: Path) -> tuple[float, float]:
     recipe.run["post"] = []
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
-        client.run(lambda: [resolve_model(f"demo:{n}") for n in ("lid", "lm", "wiki")])
+        client.run(lambda: [resolve_model(f"demo:{n}") for n in ("lm", "wiki")])
         w0 = sum(client.run(_cpu_seconds).values())
         c0 = _cpu_seconds()
         t = time.perf_counter()
@@ -296,7 +296,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per pipeline; each step's best time is kept")
     ap.add_argument("--engine", action="store_true", help="also time `kllama run` on a 1-worker LocalCluster")
     args = ap.parse_args()
-    for n in ("lid", "lm", "wiki"):
+    for n in ("lm", "wiki"):
         resolve_model(f"demo:{n}")
     from kllama.dedup.ccnet_lines import _native_batch
 
