@@ -312,7 +312,9 @@ def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
             try:
                 partitions = reader.list_inputs(src.inputs)
             except FileNotFoundError as exc:
-                raise FileNotFoundError(f"recipe {recipe.path}: [sources.{name}] inputs: {exc}") from exc
+                raise FileNotFoundError(f"recipe {recipe.path}: [sources.{name}] inputs: {exc} -- point the source "
+                                        f"at your copy with --input {name}=PATH (`kllama download` fetches "
+                                        f"the public dumps)") from exc
             except ValueError as exc:
                 raise checker.error(f"[sources.{name}] inputs", str(exc)) from exc
         stages = split_pipeline(pipeline)
