@@ -97,3 +97,133 @@ def test_demo_books_read_cleanly():
     for d in docs:
         if d.meta["collection"] == "gutenberg":
             assert "*** START" not in d.text and "*** END" not in d.text and "FULL LICENSE" not in d.text
+
+
+# -- Books3 as distributed: books3.tar.gz (streamed) and JSON lines, ids equal to the extracted folder's ----------
+B3 = "books3/the-eye.eu/public/Books/Bibliotik"
+BOOKS3 = {
+    f"{B3}/A/A Quiet Harbour - Ann Author.epub.txt": "Chapter one. The harbour was quiet at dawn.\n" * 30,
+    f"{B3}/D/Dr. No Name - Some Body.epub.txt": "A title with a dot in it, and a plain story.\n" * 20,
+    f"{B3}/Z/Zebra Crossings - Zed.epub.txt": "Zebras cross the road in the morning light.\n" * 25,
+}
+
+
+def _tar_bytes(members, mode="w:gz"):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        for name, payload in members:
+            if isinstance(payload, tarfile.TarInfo):
+                tf.addfile(payload)
+                continue
+            info = tarfile.TarInfo(name)
+            data = payload.encode() if isinstance(payload, str) else payload
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _jsonl(records, path):
+    import gzip
+    import json
+
+    import zstandard
+
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data)
+    elif path.name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    path.write_bytes(data)
+
+
+def test_books3_tar_jsonl_and_folder_give_the_same_ids(tmp_path):
+    folder = tmp_path / "extracted"
+    for name, text in BOOKS3.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "books3.tar.gz").write_bytes(_tar_bytes(sorted(BOOKS3.items())))
+    records = [{"title": name.rsplit("/", 1)[1][: -len(".epub.txt")], "text": text} for name, text in BOOKS3.items()]
+    for suffix in (".jsonl", ".jsonl.gz", ".jsonl.zst"):
+        (tmp_path / f"hf{suffix}").mkdir()
+        _jsonl(records, tmp_path / f"hf{suffix}" / f"books3{suffix}")
+    forms = {}
+    for form in ("extracted", "dist", "hf.jsonl", "hf.jsonl.gz", "hf.jsonl.zst"):
+        docs, ledger = _read_all([tmp_path / form])
+        assert not ledger.dropped, (form, ledger.dropped)
+        forms[form] = {d.id: (d.text, d.meta["title"], d.meta["collection"]) for d in docs}
+    assert len(forms["extracted"]) == 3
+    for form, got in forms.items():
+        assert got == forms["extracted"], form
+    titles = {t for _, t, _ in forms["dist"].values()}
+    assert titles == {"A Quiet Harbour - Ann Author", "Dr. No Name - Some Body", "Zebra Crossings - Zed"}
+
+
+def test_books3_tar_is_streamed_safely(tmp_path):
+    import tarfile
+
+    link = tarfile.TarInfo(f"{B3}/L/Link.epub.txt")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    members = [
+        (f"{B3}/A/A Good Book - X.epub.txt", "A good book, kept.\n" * 10),
+        ("../escape.txt", "climbs out of the archive"),
+        ("/abs/path.txt", "absolute"),
+        ("", link),
+        (f"{B3}/B/Big Book - Y.epub.txt", "x" * 5000),
+        (f"{B3}/README.md", "not a book"),
+        (f"{B3}/C/Clean Book - Z.epub.txt", "Another good book.\n" * 10),
+    ]
+    archive = tmp_path / "books3.tar.gz"
+    archive.write_bytes(_tar_bytes(members))
+    docs, ledger = _read_all([archive], max_book_bytes=4096)
+    assert sorted(d.meta["title"] for d in docs) == ["A Good Book - X", "Clean Book - Z"]
+    assert ledger.dropped == {"unsafe_member": 3, "book_too_large": 1}
+    assert ledger.stats["books_member_skipped"] == 1
+    assert not (tmp_path / "escape.txt").exists()
+    # interleaved parts of one archive: every book in exactly one part, the same documents in total
+    src = BooksSource(archive_parts=3, max_book_bytes=4096)
+    units = src.list_inputs([str(archive)])
+    assert units == [f"{archive}#{k}/3" for k in range(3)]
+    parts = [Ledger() for _ in units]
+    split = [d for u, led in zip(units, parts, strict=True) for d in src.read(u, led)]
+    assert sorted(d.id for d in split) == sorted(d.id for d in docs)
+    assert sum(sum(led.dropped.values()) for led in parts) == 4
+
+
+def test_books3_truncated_archive_and_oversized_pax_header(tmp_path):
+    import io
+    import tarfile
+
+    data = _tar_bytes(sorted(BOOKS3.items()), mode="w")  # uncompressed: cut inside the last member
+    (tmp_path / "cut.tar").write_bytes(data[: data.index(b"Zebras cross") + 50])
+    docs, ledger = _read_all([tmp_path / "cut.tar"])
+    assert len(docs) == 2 and ledger.dropped == {"truncated_file": 1}
+    # a pax header claiming 64 MB is refused before it is read
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("book.txt")
+        info.pax_headers = {"comment": "y" * (2 << 20)}
+        payload = b"text of a book\n" * 5
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    (tmp_path / "pax.tar").write_bytes(buf.getvalue())
+    docs, ledger = _read_all([tmp_path / "pax.tar"])
+    assert docs == [] and ledger.dropped == {"truncated_file": 1}
+    assert ledger.stats["truncated_file:HeaderError"] == 1
+
+
+def test_books_jsonl_bad_records_are_named(tmp_path):
+    lines = (b'{"title": "Good - A", "text": "Kept book text."}\n'
+             b'not json\n'
+             b'{"title": "No text"}\n'
+             b'{"text": "A book without a title."}\n'
+             b'{"title": "Good - A", "text": "Same title again."}\n')
+    (tmp_path / "books3.jsonl").write_bytes(lines)
+    docs, ledger = _read_all([tmp_path / "books3.jsonl"])
+    assert [d.text for d in docs] == ["Kept book text.", "A book without a title.", "Same title again."]
+    assert ledger.dropped == {"invalid_json": 1, "missing_text": 1}
+    assert ledger.stats["books_untitled_record"] == 1 and ledger.stats["books_duplicate_title"] == 1
+    assert len({d.id for d in docs}) == 3
