@@ -338,7 +338,8 @@ def main() -> int:
     ap.add_argument("--base-books", type=int, default=20_000, help="books: documents at 1x (2-8 kB each)")
     ap.add_argument("--base-docs", type=int, default=1_000_000, help="pile: Pile documents indexed at 1x")
     ap.add_argument("--label-share", type=float, default=0.5, help="documents labelled, as a share of the Pile's")
-    ap.add_argument("--docs-per-file", type=int, default=50_000, help="books/pile: documents per file")
+    ap.add_argument("--docs-per-file", type=int, default=5_000, help="books: documents per file")
+    ap.add_argument("--pile-docs-per-file", type=int, default=50_000, help="pile: documents per shard")
     ap.add_argument("--buckets", type=int, default=16, help="num_buckets of the global steps")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--stages", default="cc,books,pile,tokenize")
@@ -410,7 +411,7 @@ def main() -> int:
                    lambda i: i["text_mb"], work, results, args.interval)
 
     if "pile" in stages or "tokenize" in stages:
-        per_file = min(args.docs_per_file, args.base_docs)
+        per_file = min(args.pile_docs_per_file, args.base_docs)
         files_1x = max(1, args.base_docs // per_file)
         label_per_file = max(1, int(per_file * args.label_share))
         (gen / "pile").mkdir(parents=True, exist_ok=True)
