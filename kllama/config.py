@@ -8,6 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kllama.core.variants import check_variant
+
 RECIPES_DIR = Path(str(resources.files("kllama") / "recipes"))
 DATA_DIR = Path(str(resources.files("kllama") / "data"))
 
@@ -23,9 +25,18 @@ LLAMA_EPOCHS = {
 }
 
 
+#: a source's policy against the Pile (``pile = "label" | "keep"`` in its block): ``label`` moves its documents
+#: found in the Pile to the ``pile-overlap`` groups (G3 leaves them out); ``keep`` measures and records the overlap
+#: but leaves them in their group (G3 keeps them)
+PILE_POLICIES = ("label", "keep")
+
+#: steps of ``[run] post`` that take the source's Pile policy (as their option ``policy``)
+PILE_POLICY_STEPS = ("pile_label",)
+
+
 @dataclass
 class SourceSettings:
-    """One source of a recipe: where its raw dumps are, its reader options, and its pipeline."""
+    """One source of a recipe: where its raw dumps are, its reader options, its pipeline and its Pile policy."""
 
     name: str
     inputs: list[str]
@@ -33,6 +44,7 @@ class SourceSettings:
     group: str = "core"
     options: dict[str, Any] = field(default_factory=dict)
     pipeline: list[dict[str, Any]] = field(default_factory=list)
+    pile: str = "label"
 
 
 @dataclass
@@ -45,6 +57,17 @@ class Recipe:
     variants: dict[str, dict[str, Any]]
     run: dict[str, Any]
     raw: dict[str, Any]
+
+    def post_for(self, source: str) -> list[dict[str, Any]]:
+        """``[run] post`` as it runs after ``source``'s own pipeline: a Pile labelling step gets the source's
+        policy (``policy = "label" | "keep"``) unless the step sets one itself."""
+        pile = self.sources[source].pile
+        return [({**spec, "policy": pile} if isinstance(spec, dict) and spec.get("step") in PILE_POLICY_STEPS
+                 and "policy" not in spec else spec) for spec in self.run.get("post", [])]
+
+    def pipeline_for(self, source: str) -> list[dict[str, Any]]:
+        """Every step ``source`` runs: its own pipeline, then ``[run] post`` (:meth:`post_for`)."""
+        return [*self.sources[source].pipeline, *self.post_for(source)]
 
 
 def resolve_path(value: str, base: Path) -> str:
@@ -150,6 +173,10 @@ def load_recipe(name_or_path: str, input_overrides: dict[str, list[str]] | None 
     run = raw.get("run", {})
     sources: dict[str, SourceSettings] = {}
     for name, spec in raw.get("sources", {}).items():
+        pile = spec.get("pile", "label")
+        if pile not in PILE_POLICIES:
+            raise ValueError(f"recipe {path}: [sources.{name}] pile = {pile!r}: must be one of "
+                             f"{', '.join(repr(p) for p in PILE_POLICIES)}")
         sources[name] = SourceSettings(
             name=name,
             inputs=list(spec.get("inputs", [])),
@@ -157,7 +184,14 @@ def load_recipe(name_or_path: str, input_overrides: dict[str, list[str]] | None 
             group=spec.get("group", "core"),
             options=spec.get("options", {}),
             pipeline=spec.get("pipeline", []),
+            pile=pile,
         )
+    variants = raw.get("variants", {})
+    for vname, vspec in variants.items():
+        try:
+            check_variant(vname, vspec, set(sources))
+        except ValueError as exc:
+            raise ValueError(f"recipe {path}: {exc}") from exc
     if input_overrides:
         unknown = sorted(set(input_overrides) - set(sources))
         if unknown:
@@ -169,5 +203,4 @@ def load_recipe(name_or_path: str, input_overrides: dict[str, list[str]] | None 
             sources[name].inputs = [str(Path(p).expanduser().resolve()) for p in paths]
         if not run.get("keep_other_sources", False):
             sources = {n: s for n, s in sources.items() if n in input_overrides}
-    return Recipe(name=raw.get("name", path.stem), path=path, sources=sources, variants=raw.get("variants", {}),
-                  run=run, raw=raw)
+    return Recipe(name=raw.get("name", path.stem), path=path, sources=sources, variants=variants, run=run, raw=raw)

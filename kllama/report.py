@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kllama import __version__
+from kllama.core.variants import replacement_volumes, select_variant
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#bab0ac")
@@ -262,19 +263,79 @@ def per_variant(manifest: dict[str, Any], tokenized: list[dict[str, Any]]
     toks: dict[str, list[float]] = {}
     measured = {t["variant"]: t for t in tokenized}
     for v in variants:
-        groups = set(manifest["variants"][v].get("groups", []))
         d = Counter()
         b = Counter()
-        for s in manifest.get("shards", []):
-            if s["group"] in groups:
-                d[s["source"]] += s.get("docs", 0)
-                b[s["source"]] += s.get("tokens") or s.get("bytes", 0) * TOKENS_PER_BYTE_ESTIMATE
+        for s in select_variant(manifest, v).shards:
+            d[s["source"]] += s.get("docs", 0)
+            b[s["source"]] += s.get("tokens") or s.get("bytes", 0) * TOKENS_PER_BYTE_ESTIMATE
         docs[v] = [d[s] for s in sources]
         if v in measured:
             toks[v] = [measured[v]["per_source"].get(s, {}).get("tokens", 0) for s in sources]
         else:
             toks[v] = [round(b[s]) for s in sources]
     return sources, {"docs": docs, "tokens": toks}, sorted(v for v in variants if v in measured)
+
+
+def mix_against_table1(sources: list[str], tokens: dict[str, list[float]], measured: list[str]
+                       ) -> tuple[list[str], dict[str, list[float]]]:
+    """Sources and, per tokenized variant, each source's percent of its tokens, with LLaMA's Table 1 beside."""
+    from kllama.tokenize.mix import LLAMA_PROPORTIONS
+
+    names = [*LLAMA_PROPORTIONS, *sorted(set(sources) - set(LLAMA_PROPORTIONS))]
+    shares = {"LLaMA Table 1": [LLAMA_PROPORTIONS.get(s, 0.0) for s in names]}
+    for v in measured:
+        by = dict(zip(sources, tokens[v], strict=True))
+        total = sum(by.values()) or 1
+        shares[v] = [round(100 * by.get(s, 0) / total, 2) for s in names]
+    return names, shares
+
+
+def pile_policy_rows(manifest: dict[str, Any], ledger: dict[str, Any], run_info: dict[str, Any]
+                     ) -> list[list[Any]]:
+    """Per source: its Pile policy (``label``/``keep``), documents checked, documents found in the Pile (exact,
+    near) and documents moved to a pile-overlap group; from the ledger's ``pile_*`` statistics."""
+    stats: Counter = Counter()
+    for led in ledger.values():
+        for k, v in (led.get("stats") or {}).items():
+            if k.startswith(("pile_checked:", "pile_overlap:", "pile_kept:")):
+                stats[k] += v
+    settings = (run_info.get("settings") or {}).get("sources") or {}
+    sources = sorted({s["source"] for s in manifest.get("shards", [])}
+                     | {k.split(":")[1] for k in stats if k.startswith("pile_checked:")})
+    rows = []
+    for src in sources:
+        checked = stats.get(f"pile_checked:{src}", 0)
+        exact = stats.get(f"pile_overlap:{src}:exact", 0)
+        near = stats.get(f"pile_overlap:{src}:near", 0)
+        kept = stats.get(f"pile_kept:{src}", 0)
+        policy = (settings.get(src) or {}).get("pile", "label")
+        rows.append([src, policy, checked, exact, near, exact + near - kept,
+                     f"{100 * (exact + near) / checked:.1f}%" if checked else "-"])
+    return rows
+
+
+def replacement_rows(manifest: dict[str, Any]) -> list[list[Any]]:
+    """Per variant and replaced slot: the slot's volume before and after the replacement."""
+    rows = []
+    for v in sorted(manifest.get("variants", {})):
+        for r in replacement_volumes(manifest, v):
+            rows.append([v, r["slot"], " + ".join(r["sources"]), r["before_docs"], f"{r['before_bytes'] / 1e6:.2f}",
+                         r["after_docs"], f"{r['after_bytes'] / 1e6:.2f}",
+                         ", ".join(f"{k} {w:g}" for k, w in r["epochs"].items())])
+    return rows
+
+
+POLICY_NOTE = ("`pile = \"label\"` moves a source's documents found in the Pile v1 to the `pile-overlap` groups, which "
+               "G3 leaves out; `pile = \"keep\"` measures the overlap the same way but leaves the documents where they "
+               "are, so G3 keeps them. The bundled recipes keep Wikipedia (\"important enough to be shown several "
+               "times, so we don't need deduplication here\") and arXiv (\"we likely would be better served by "
+               "avoiding deduplication here and just copying what LLAMA did\"), as the project's founding notes say, "
+               "and label every other source.")
+
+_POLICY_HEAD = ["source", "Pile policy", "checked", "in the Pile (exact)", "in the Pile (near)", "moved out of G3",
+                "share in the Pile"]
+_REPL_HEAD = ["variant", "slot", "filled by", "documents before", "MB before", "documents after", "MB after",
+              "epochs"]
 
 
 def drops_by_stage(ledger: dict[str, Any]) -> tuple[list[str], dict[str, list[float]]]:
@@ -344,10 +405,19 @@ def render_html(data: dict[str, Any]) -> str:
         tok_title += (f" ({', '.join(measured)} tokenized; " if measured else " (") + \
             f"{', '.join(estimated)} estimated as bytes / 4.2: run `kllama tokenize` for exact counts)"
     parts.append(bar_chart(tok_title, vsources, per_v["tokens"], stacked=False))
+    if measured:
+        mix_sources, shares = mix_against_table1(vsources, per_v["tokens"], measured)
+        parts.append(bar_chart("Share of tokens per source, %: tokenized variants against LLaMA Table 1",
+                               mix_sources, shares, stacked=False))
     vrows = [[v, ", ".join(info.get("groups", [])), info.get("docs", 0), f"{info.get('bytes', 0) / 1e6:.2f}",
               ", ".join(f"{k}={w}" for k, w in sorted(info.get("weights", {}).items()))]
              for v, info in sorted(manifest.get("variants", {}).items())]
     parts.append(_table(["variant", "groups", "documents", "MB", "epochs (Table 1)"], vrows))
+    repl = replacement_rows(manifest)
+    if repl:
+        parts.append("<h3>Replaced sources</h3><p class=\"note\">A variant's <code>replace</code> fills a source's "
+                     "slot with other sources (at the slot's epochs): the slot's volume before and after.</p>")
+        parts.append(_table(_REPL_HEAD, repl))
 
     stages, drops = drops_by_stage(ledger)
     parts.append("<h2>Drops by reason per stage</h2>")
@@ -380,6 +450,8 @@ def render_html(data: dict[str, Any]) -> str:
                             "in the Pile": [r[2] for r in overlap_rows]}))
     parts.append(_table(["source", "not in the Pile", "in the Pile", "share in the Pile"],
                         [[s, c, p, f"{100 * p / (c + p):.1f}%" if c + p else "-"] for s, c, p in overlap_rows]))
+    parts.append(f"<h3>Pile policy per source</h3><p class=\"note\">{esc(POLICY_NOTE)}</p>")
+    parts.append(_table(_POLICY_HEAD, pile_policy_rows(manifest, ledger, run_info)))
 
     parts.append("<h2>Filters and thresholds (from the recipe)</h2>")
     frows = [[src, step, ", ".join(f"{k}={json.dumps(v)}" for k, v in kw.items()) or "(defaults)"]
@@ -412,6 +484,16 @@ def dataset_card(data: dict[str, Any]) -> str:
         weights = ", ".join(f"{k} {w}" for k, w in sorted(info.get("weights", {}).items()))
         lines.append(f"| {v} | {', '.join(info.get('groups', []))} | {info.get('docs', 0)} | "
                      f"{info.get('bytes', 0) / 1e6:.2f} | {weights} |")
+    repl = replacement_rows(manifest)
+    if repl:
+        lines += ["", "### Replaced sources", "", "A variant's `replace` fills a source's slot with other sources "
+                  "(at the slot's epochs):", "", "| " + " | ".join(_REPL_HEAD) + " |",
+                  "|---|---|---|---:|---:|---:|---:|---|"]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in repl]
+    lines += ["", "## The Pile: policy per source", "", POLICY_NOTE, "", "| " + " | ".join(_POLICY_HEAD) + " |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |"
+              for row in pile_policy_rows(manifest, data["ledger"], run_info)]
     lines += ["", "## Filters (thresholds as run)", ""]
     current = None
     for src, step, kw in recipe_filters(run_info):

@@ -77,3 +77,30 @@ def test_every_bundled_recipe_loads():
         r = load_recipe(stem)
         assert r.sources and r.variants, stem
         assert Path(r.path).parent == RECIPES_DIR
+
+
+def test_pile_policy_per_source_reaches_the_labelling_step(tmp_path):
+    (tmp_path / "r.toml").write_text(
+        'name = "r"\n[run]\npost = [{ step = "pile_label", index_path = "idx" }, { step = "exact_dedup" }]\n'
+        '[sources.a]\nreader = "c4"\ninputs = ["a"]\npile = "keep"\n'
+        '[sources.b]\nreader = "c4"\ninputs = ["b"]\npipeline = [{ step = "c4_rules" }]\n')
+    r = load_recipe(str(tmp_path / "r.toml"))
+    assert r.sources["a"].pile == "keep" and r.sources["b"].pile == "label"
+    assert r.post_for("a")[0]["policy"] == "keep" and "policy" not in r.post_for("a")[1]
+    assert [s["step"] for s in r.pipeline_for("b")] == ["c4_rules", "pile_label", "exact_dedup"]
+    assert r.pipeline_for("b")[1]["policy"] == "label"
+    assert "policy" not in r.run["post"][0]  # the recipe itself is not changed
+    (tmp_path / "bad.toml").write_text('extends = "r.toml"\n[sources.a]\npile = "drop"\n')
+    with pytest.raises(ValueError, match=r"\[sources.a\] pile = 'drop'"):
+        load_recipe(str(tmp_path / "bad.toml"))
+
+
+def test_variant_replacements_are_checked_against_the_recipe(tmp_path):
+    (tmp_path / "r.toml").write_text(
+        'name = "r"\n[sources.books]\nreader = "books"\ninputs = ["b"]\n'
+        '[sources.sci]\nreader = "jsonl"\ninputs = ["s"]\ngroup = "extra"\n'
+        '[variants.G3]\ngroups = ["core"]\nreplace = { books = "sci" }\n')
+    assert load_recipe(str(tmp_path / "r.toml")).variants["G3"]["replace"] == {"books": "sci"}
+    (tmp_path / "typo.toml").write_text('extends = "r.toml"\n[variants.G3]\nreplace = { books = "sciense" }\n')
+    with pytest.raises(ValueError, match=r"typo.toml: \[variants.G3\] replace.books: 'sciense'"):
+        load_recipe(str(tmp_path / "typo.toml"))

@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "native": set(),
     "_build_native": set(),
-    "config": set(),
+    "config": {"core"},
     "text": {"core", "native"},
     "formats": {"core", "native"},
     "download": {"core", "formats", "config", "sources"},

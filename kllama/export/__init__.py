@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kllama.core.files import atomic_write_text
+from kllama.core.variants import select_variant
 from kllama.export.common import (
     CARD,
     MANIFEST,
@@ -69,8 +70,10 @@ def export_variant(run_dir: str | Path, variant: str, fmt: str, output: str | Pa
                                       buffer_bytes=buffer_bytes, task_bytes=task_bytes)
         docs = details["lines"]
     v = manifest["variants"][variant]
+    sel = select_variant(manifest, variant)
     info = {"kllama": __version__, "variant": variant, "format": fmt, "run": str(run_dir), "recipe":
-            manifest.get("recipe"), "groups": v["groups"], "weights": v.get("weights", {}), "docs": docs,
+            manifest.get("recipe"), "groups": v["groups"], "weights": sel.weights, "replace": sel.replace,
+            "docs": docs,
             "store_docs": sum(s["docs"] for s in shards), "files": files, **details,
             "seconds_total": round(time.perf_counter() - t0, 3)}
     if fmt == "jsonl.zst":  # in a Parquet folder pyarrow/pandas would take README.md for a data file

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kllama.core.variants import select_variant
+
 #: the export's own manifest; the leading ``_`` makes pyarrow.dataset and pandas skip it, and it matches no
 #: data-file glob (``*.parquet``, ``*.jsonl.zst``)
 MANIFEST = "_export.json"
@@ -31,11 +33,9 @@ def load_manifest(run_dir: str | Path) -> dict[str, Any]:
 
 
 def variant_shards(manifest: dict[str, Any], variant: str) -> list[dict[str, Any]]:
-    """The shards that belong to ``variant`` (by its groups), in manifest order."""
-    if variant not in manifest["variants"]:
-        raise KeyError(f"variant {variant!r} not in this run (has: {', '.join(sorted(manifest['variants']))})")
-    groups = set(manifest["variants"][variant]["groups"])
-    return [s for s in manifest["shards"] if s["group"] in groups]
+    """The shards that belong to ``variant`` (its groups and replacements: ``kllama.core.variants``), in manifest
+    order."""
+    return select_variant(manifest, variant).shards
 
 
 def _written_by_export(rel: Path) -> bool:

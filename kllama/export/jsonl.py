@@ -226,13 +226,13 @@ def export_jsonl(run_dir: Path, manifest: dict[str, Any], variant: str, shards: 
                  task_bytes: int = 2 << 30, spill_level: int = 1) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write ``variant`` as shuffled, weighted ``NN.jsonl.zst`` files into ``output``; returns the file entries and
     the details for the export's manifest (per-source counts, the shuffle's figures)."""
-    from kllama.core.sampling import DEFAULT_EPOCHS
+    from kllama.core.variants import select_variant
 
     t0 = time.perf_counter()
     shard_size = shard_size or {"bytes": 10**9}
-    weights = dict(manifest["variants"][variant].get("weights", {}))
     sources = sorted({s["source"] for s in shards})
-    epochs = {s: (float(weights.get(s, DEFAULT_EPOCHS)) if repeat else 1.0) for s in sources}
+    weights = select_variant(manifest, variant).weights  # a replacement source takes its slot's epochs
+    epochs = {s: (float(weights.get(s, 1.0)) if repeat else 1.0) for s in sources}
     estimate = sum(int((s.get("bytes") or 0) + (s.get("docs") or 0) * _LINE_OVERHEAD) * max(epochs[s["source"]], 1.0)
                    for s in shards)
     bits = level_bits(int(estimate), bucket_bytes)
