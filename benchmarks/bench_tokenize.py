@@ -104,14 +104,14 @@ def part1(docs: list[str], rounds: int) -> list[tuple[str, float, str]]:
     from kllama.tokenize.tokenizer import DigitSplitTokenizer
 
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    kl = DigitSplitTokenizer()
-    kl_nosplit = DigitSplitTokenizer(split_digits=False)
+    kl = DigitSplitTokenizer(encoder="hf")  # the HF pre-tokenizers; the fast encoder: bench_tokenize_fast.py
+    kl_nosplit = DigitSplitTokenizer(split_digits=False, encoder="hf")
     base = kl.base
     batch = 1024
     # alternatives: split digits outside the tokenizer, then encode pre-tokenized words
     alt_tok = DigitSplitTokenizer(split_digits=False).tokenizer
     splitters = _digit_splitters()
-    reference = DigitSplitTokenizer(fused=False)
+    reference = DigitSplitTokenizer(fused=False, encoder="hf")
 
     def run(encode):
         ids = []

@@ -93,8 +93,8 @@ def check_structure(spec: dict[str, Any], *, literal_special: bool) -> tuple[dic
     if model.get("type") != "BPE":
         raise Unsupported(f"model {model.get('type')!r} (only BPE)")
     if model.get("dropout") or model.get("continuing_subword_prefix") or model.get("end_of_word_suffix") \
-            or model.get("byte_fallback"):
-        raise Unsupported("BPE with dropout, subword prefix/suffix or byte fallback")
+            or model.get("byte_fallback") or model.get("ignore_merges"):
+        raise Unsupported("BPE with dropout, subword prefix/suffix, byte fallback or ignore_merges")
     vocab: dict[str, int] = model["vocab"]
     alphabet = byte_alphabet()
     ranks: dict[bytes, int] = {}
