@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="Dask worker processes (RUN_DIR form)")
     p.add_argument("--cluster", default="local", help="local (default), slurm, pbs or a scheduler address")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    # G2 A.6 (kllama/tokenize/work_tokens.py): Galactica's <work> tags as plain text or as two new ids
+    p.add_argument("--work-tokens", choices=("text", "added"), default="text",
+                   help="text (default): <work> and </work> stay plain text for the unchanged tokenizer; added: "
+                        "two new ids after the vocabulary, the extended tokenizer written to PREFIX.tokenizer.json")
     p.set_defaults(func=main)
 
 
@@ -47,6 +51,12 @@ def main(args: argparse.Namespace) -> int:
     if exists(args.output) and not args.force:
         raise FileExistsError(f"{args.output}.bin/.idx exists; pass --force to overwrite")
     split = not args.no_split_digits
+    work = None
+    if args.work_tokens == "added":  # G2 A.6: tokenize with a copy of the tokenizer that has the <work> tags
+        from kllama.tokenize.work_tokens import write_work_tokenizer
+
+        work = write_work_tokenizer(args.tokenizer, args.output)
+        args.tokenizer = str(work.path)
     t0 = time.perf_counter()
     if args.jsonl:
         from kllama.tokenize.jsonl import tokenize_jsonl
@@ -74,6 +84,10 @@ def main(args: argparse.Namespace) -> int:
     if led.quarantined:
         print(f"quarantined shards: {led.quarantined}", file=sys.stderr)
     print(rwkv_settings(tokens, args.ctx_len))
+    if work is not None:
+        from kllama.tokenize.work_tokens import embedding_note
+
+        print(embedding_note(work))
     warning = magic_prime_warning(tokens, args.ctx_len)
     if warning:
         print(warning, file=sys.stderr)

@@ -123,10 +123,12 @@ def check_structure(spec: dict[str, Any], *, literal_special: bool) -> tuple[dic
             raise Unsupported(f"added token {content!r} with single_word/lstrip/rstrip")
         if len(content) >= 2 and set(content) == {" "}:
             runs[len(content)] = t["id"]
-        elif t.get("special") and not t.get("normalized", False) and " " not in content:
+        elif not t.get("normalized", False) and " " not in content:
+            # a special token (not literal) or a non-normalized plain one (the <work> tags of
+            # kllama.tokenize.work_tokens): HF cuts both out of the raw text, leftmost-longest
             cut.append(content)
         else:
-            raise Unsupported(f"added token {content!r} (only specials and runs of spaces)")
+            raise Unsupported(f"added token {content!r} (only non-normalized tokens and runs of spaces)")
     if runs:
         max_run = max(runs)
         if sorted(runs) != list(range(2, max_run + 1)):
