@@ -47,6 +47,13 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
     ``pbs`` (dask-jobqueue, settings from ``hpc/kllama-jobqueue.yaml``), or a scheduler address
     (``tcp://host:8786``) or scheduler file path.
     """
+    # The scheduler (and its bokeh dashboard) runs in a thread of this process. Pages of the dashboard and the
+    # driver's own code (pyarrow imports pandas lazily on first use) would otherwise import pandas at the same
+    # time from two threads, and one of them can get a partially initialized module ("module 'pandas' has no
+    # attribute 'Series'", then bokeh errors in the run's output). Import it once, before the thread starts.
+    import pandas  # noqa: F401
+    import pyarrow.pandas_compat  # noqa: F401
+
     requested = workers  # for slurm/pbs: jobs; None = the configured maximum (not this node's CPU count)
     workers = workers or max(1, (os.cpu_count() or 2))
     if cluster == "local":

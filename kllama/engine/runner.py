@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dask.bag as db
 from distributed import Client, as_completed
 
 from kllama.core.files import atomic_write_text
@@ -55,7 +54,7 @@ class StageRunner:
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _compute(self, tasks: list[PartitionTask], label: str) -> list[dict[str, Any]]:
-        """Run tasks as a Dask bag (one bag partition per task); return markers in task order."""
+        """Run tasks on the cluster, one Dask task per partition; return markers in task order."""
         if not tasks:
             return []
         for t in tasks:
@@ -68,22 +67,34 @@ class StageRunner:
                 m = marker_valid(t, self.verify)
                 m["skipped"] = True
                 results[i] = m
-        if results:
-            print(f"kllama: {label}: {len(results)}/{len(tasks)} partitions already complete, skipped",
-                  file=sys.stderr)
+        if results:  # told once, in one line, before the next work (or at the end): not one line per stage
+            self._skipped_parts += len(results)
+            self._skipped_stages += len(results) == len(tasks)
+        if todo:
+            self.report_skipped()
         if todo:
             verify = self.verify
-            bag = db.from_sequence([tasks[i] for i in todo], npartitions=len(todo))
-            delayed = bag.map(run_task, verify=verify).to_delayed()
-            futures = self.client.compute(delayed)
+            # one independent task per partition: a bag's graph (fused tasks behind aliases) leaves task groups
+            # whose upstream group the scheduler has forgotten, and the dashboard's task-group page then fails
+            futures = self.client.map(run_task, [tasks[i] for i in todo], verify=verify, pure=False)
             index_of = {f.key: todo[k] for k, f in enumerate(futures)}
             bar = _progress_bar(label, len(tasks), len(tasks) - len(todo), self.progress)
             for fut in as_completed(futures):
-                markers = fut.result()
-                results[index_of[fut.key]] = markers[0]
+                results[index_of[fut.key]] = fut.result()
                 bar.update(1)
             bar.close()
         return [results[i] for i in range(len(tasks))]
+
+    #: partitions (and whole stages) found complete and not yet reported
+    _skipped_parts = 0
+    _skipped_stages = 0
+
+    def report_skipped(self) -> None:
+        """Print one line for the complete partitions skipped since the last report (a resumed run)."""
+        if self._skipped_parts:
+            print(f"kllama: resuming: {self._skipped_parts} partitions already complete, skipped "
+                  f"({self._skipped_stages} stages or sub-stages entirely)", file=sys.stderr)
+        self._skipped_parts = self._skipped_stages = 0
 
     def _stage_dir(self, name: str) -> Path:
         return self.run_dir / "stages" / name
