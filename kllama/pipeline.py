@@ -77,6 +77,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
         summary.stages[res.name] = res.ledger
         outputs = res.outputs
         for st in middle:
+    # what steps need before any partition, as engine stages (the Pile index of a pile_label given pile_dir)
+    setup = runner.setup_stages([spec for _, sp in sorted(plan.sources.items()) for st in sp.stages for spec in st.specs])
+    summary.stages.update({stage: res.ledger for stage, res in setup.items()})
             if st.kind == "global":
                 res = runner.global_stage(st.name, outputs, st.specs[0])
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kllama.commands._common import add_cluster_options, cluster_options
 
@@ -16,13 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=6, help="rows per band (default 6; permutations = bands*rows)")
     p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
     p.add_argument("--prefix-bits", type=int, default=8, help="key prefix bits of the partitioning (default 8)")
-    p.add_argument("--serial", action="store_true", help="index in this process, without a Dask cluster")
+    p.add_argument("--serial", action="store_true", help="index in this process, without a Dask cluster "
+                   "(the same engine stage and markers)")
     add_cluster_options(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from kllama.dedup.pile_index import IndexSettings, build_index
+    from kllama.dedup.pile_index import IndexSettings, finish_index, index_tasks, prepare_index
+    from kllama.engine.runner import StageRunner
 
     if getattr(args, "dry_run", False):  # the job script that --cluster slurm|pbs would submit; nothing runs
         if args.cluster not in ("slurm", "pbs"):
@@ -36,13 +39,18 @@ def main(args: argparse.Namespace) -> int:
     if not 1 <= args.prefix_bits <= 16:
         raise ValueError("--prefix-bits must be between 1 and 16")
     s = IndexSettings(ngram=args.ngram, bands=args.bands, rows=args.rows, seed=args.seed, prefix_bits=args.prefix_bits)
+    shards = prepare_index(args.pile_dir, args.output, s)
+    # an engine task stage (markers, retries, quarantine): `kllama status INDEX` shows it
     if args.serial:
-        meta = build_index(args.pile_dir, args.output, s)
+        res = StageRunner(None, Path(args.output), progress=False).spec_stage(
+            "pile-index", index_tasks(shards, args.output, s))
     else:
         from kllama.engine.cluster import open_client
 
         with open_client(args.cluster, args.workers, **cluster_options(args)) as client:
-            meta = build_index(args.pile_dir, args.output, s, client=client)
+            res = StageRunner(client, Path(args.output), progress=not args.no_progress).spec_stage(
+                "pile-index", index_tasks(shards, args.output, s))
+    meta = finish_index(args.output, shards, s, res.results())
     drops = ", ".join(f"{k}={v}" for k, v in sorted(meta["ledger"]["dropped"].items())) or "none"
     print(f"indexed {meta['docs']} documents from {len(meta['shards'])} shards into {args.output}: "
           f"{meta['index_bytes'] / 1e6:.2f} MB ({meta['bytes_per_million_docs'] / 1e6:.1f} MB per million documents); "

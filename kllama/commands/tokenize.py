@@ -4,7 +4,9 @@ Two forms:
 
 * ``kllama tokenize --jsonl FILE --output PREFIX``: a JSONL file with a ``text`` field (like json2binidx);
 * ``kllama tokenize RUN_DIR --variant G1|G2|G3 --output PREFIX``: a run's shards for one variant, weighted by
-  the variant's epochs per source, shuffled with ``--seed``, tokenized in parallel on Dask.
+  the variant's epochs per source (or, with ``--tokens N``, by the epochs that give LLaMA's Table 1 mix of N
+  tokens), shuffled with ``--seed``. Each shard is tokenized once into the run's token store (RUN_DIR/tokens)
+  and reused by every later variant; the work runs as engine stages shown by ``kllama status RUN_DIR``.
 
 Both print the RWKV-LM flags ``--my_exit_tokens`` and ``--magic_prime`` for ``--ctx-len``.
 """
@@ -42,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from kllama.tokenize.binidx import exists
+    p.add_argument("--tokens", type=float, default=None, metavar="N",
+                   help="token budget (RUN_DIR form): each source's epochs from the store's token counts so that "
+                        "the variant matches --proportions (e.g. 1e9)")
+    p.add_argument("--proportions", default="llama",
+                   help="with --tokens: 'llama' (Table 1: commoncrawl 67, c4 15, github/wikipedia/books 4.5, "
+                        "arxiv 2.5, stackexchange 2 %%) or NAME=PERCENT,...")
     from kllama.tokenize.rwkv import magic_prime_warning, rwkv_settings
 
     if bool(args.jsonl) == bool(args.run_dir):
@@ -71,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
 
         vres = tokenize_variant(args.run_dir, args.variant, args.output, tokenizer_path=args.tokenizer,
                                 split_digits=split, seed=args.seed, workers=args.workers, cluster=args.cluster,
-                                ctx_len=args.ctx_len, encoder=args.encoder)
+                                ctx_len=args.ctx_len, encoder=args.encoder,
+                                tokens=int(args.tokens) if args.tokens else None, proportions=args.proportions)
         tokens, docs, led = vres.tokens, vres.docs, vres.ledger
         print(f"encoder: {vres.sidecar['encoder']} ({vres.sidecar['encoder_note']})")
         for name, s in vres.per_source.items():
@@ -91,4 +100,11 @@ def main(args: argparse.Namespace) -> int:
     warning = magic_prime_warning(tokens, args.ctx_len)
     if warning:
         print(warning, file=sys.stderr)
+        st = vres.sidecar["store"]
+        print(f"token store {st['key']}: {st['shards']} shards, {st['tokenized_now']} tokenized now, "
+              f"{st['reused']} reused")
+        if vres.mix is not None:
+            from kllama.tokenize.mix import format_mix
+
+            print(format_mix(vres.sidecar["mix"]))
     return 0

@@ -11,19 +11,22 @@ Texts are normalized before hashing (``normalize_text``: NFC, whitespace runs ->
 Pile producers serialised JSON differently (json vs ujson escaping); only the *parsed* text counts. ``doc`` is
 ``shard_no << 40 | record_no``. A worker streams one shard and holds at most ``budget_rows`` rows in memory
 before it flushes them, so memory per worker is bounded whatever the shard size.
+
+Building runs as an engine task stage (one ``index_shard`` task per Pile shard, ``index_tasks``, then
+``finish_index`` writes ``index.json``): ``kllama pile-index`` runs it under ``INDEX/stages/pile-index``, and
+``kllama run`` runs it as the stage ``pile-index.<id>`` before any source when a ``pile_label`` step names
+``pile_dir`` instead of a built index (``PileLabel.setup_tasks``). ``build_index`` does the same in this process.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import unicodedata
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -118,24 +121,26 @@ class _PrefixWriter:
             if p not in self.writers:
                 path = self.root / self.kind / prefix_name(p, self.bits) / f"{self.shard_name}.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.tmp")
+                tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
                 self.tmp_paths[p] = tmp
                 self.writers[p] = pq.ParquetWriter(tmp, self.schema, compression="zstd", compression_level=3)
             self.writers[p].write_table(pa.concat_tables(tables), row_group_size=1 << 20)
         self.buffers = {}
         self.rows = 0
 
-    def close(self) -> int:
-        """Close and rename into place; returns the bytes written."""
+    def close(self) -> tuple[int, list[str]]:
+        """Close and rename into place; returns the bytes written and the files."""
         self.flush()
         total = 0
+        files = []
         for p, w in sorted(self.writers.items()):
             w.close()
             tmp = self.tmp_paths[p]
-            final = tmp.with_name(tmp.name[1:-len(".tmp")])
+            final = self.root / self.kind / prefix_name(p, self.bits) / f"{self.shard_name}.parquet"
             total += tmp.stat().st_size
             os.replace(tmp, final)
-        return total
+            files.append(str(final))
+        return total, files
 
 
 def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any], batch_docs: int = 2000,
@@ -190,9 +195,10 @@ def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any],
     if texts:
         flush_batch(texts, names, first)
     ledger.take_in(sum(ledger.dropped.values()), sum(ledger.dropped_bytes.values()))
-    nbytes = exact_w.close() + band_w.close()
-    info = {"shard": shard_name, "path": path, "docs": record_no, "index_bytes": nbytes, "sets": sets,
-            "ledger": ledger.to_dict()}
+    exact_bytes, exact_files = exact_w.close()
+    band_bytes, band_files = band_w.close()
+    info = {"shard": shard_name, "path": path, "docs": record_no, "index_bytes": exact_bytes + band_bytes,
+            "sets": sets, "ledger": ledger.to_dict(), "files": exact_files + band_files}
     atomic_write_text(marker, json.dumps(info, sort_keys=True))
     return info
 
@@ -201,10 +207,9 @@ def pile_shards(paths: list[str]) -> list[str]:
     return PileSource().list_inputs(paths)
 
 
-def build_index(pile_paths: list[str], output: str | Path, settings: IndexSettings | None = None,
-                client: Any = None) -> dict[str, Any]:
-    """Index every Pile shard under ``pile_paths`` into ``output``; with a Dask ``client`` one task per shard,
-    else in this process. Writes and returns ``index.json``."""
+def prepare_index(pile_paths: list[str], output: str | Path, settings: IndexSettings | None = None) -> list[str]:
+    """The Pile shards under ``pile_paths`` for an index in ``output`` (refused if ``output`` holds an index of
+    other shards or settings); writes ``_plan.json``."""
     s = settings or IndexSettings()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,28 +221,49 @@ def build_index(pile_paths: list[str], output: str | Path, settings: IndexSettin
         prev = json.loads(old.read_text())
         if prev.get("settings") != asdict(s) or prev.get("shards") != shards:
             raise ValueError(f"{out} holds an index with other settings or shards; use a new --output")
-    plan = {"settings": asdict(s), "shards": shards}
-    atomic_write_text(out / "_plan.json", json.dumps(plan, indent=1))
-    if client is not None:
-        futures = client.map(index_shard, shards, range(len(shards)), [str(out)] * len(shards),
-                             [asdict(s)] * len(shards), pure=False)
-        infos = client.gather(futures)
-    else:
-        infos = [index_shard(p, i, str(out), asdict(s)) for i, p in enumerate(shards)]
+    atomic_write_text(out / "_plan.json", json.dumps({"settings": asdict(s), "shards": shards}, indent=1))
+    return shards
+
+
+def index_tasks(shards: list[str], output: str | Path, settings: IndexSettings | None = None
+                ) -> list[dict[str, Any]]:
+    """One task per Pile shard for an engine task stage: ``{"name", "fn", "kwargs", "inputs"}``."""
+    s = asdict(settings or IndexSettings())
+    return [{"name": f"part-{i:05d}", "fn": index_shard, "inputs": [p],
+             "kwargs": {"path": p, "shard_no": i, "output": str(output), "settings": s}}
+            for i, p in enumerate(shards)]
+
+
+def finish_index(output: str | Path, shards: list[str], settings: IndexSettings | None,
+                 infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write ``index.json`` from the shards' results (``docs``, ``index_bytes``, ``sets``, ``ledger``; a
+    quarantined shard has only its ledger) and return it."""
+    s = settings or IndexSettings()
     ledger = Ledger()
     sets: dict[str, int] = {}
     for info in infos:
-        ledger.merge(Ledger.from_dict(info["ledger"]))
-        for k, v in info["sets"].items():
+        ledger.merge(Ledger.from_dict(info.get("ledger", {})))
+        for k, v in info.get("sets", {}).items():
             sets[k] = sets.get(k, 0) + v
-    docs = sum(i["docs"] for i in infos)
-    nbytes = sum(i["index_bytes"] for i in infos)
+    docs = sum(i.get("docs", 0) for i in infos)
+    nbytes = sum(i.get("index_bytes", 0) for i in infos)
     meta = {"format": FORMAT_VERSION, "settings": asdict(s), "normalization": "NFC + whitespace collapsed",
             "shards": shards, "docs": docs, "index_bytes": nbytes,
             "bytes_per_million_docs": int(nbytes / docs * 1e6) if docs else 0,
             "sets": dict(sorted(sets.items())), "ledger": ledger.to_dict(), "probe": probe(s)}
-    atomic_write_text(out / "index.json", json.dumps(meta, indent=1, sort_keys=True))
+    path = Path(output) / "index.json"
+    text = json.dumps(meta, indent=1, sort_keys=True)
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)
     return meta
+
+
+def build_index(pile_paths: list[str], output: str | Path, settings: IndexSettings | None = None) -> dict[str, Any]:
+    """Index every Pile shard under ``pile_paths`` into ``output`` in this process (``kllama pile-index`` runs
+    the same tasks as an engine stage). Writes and returns ``index.json``."""
+    shards = prepare_index(pile_paths, output, settings)
+    infos = [t["fn"](**t["kwargs"]) for t in index_tasks(shards, output, settings)]
+    return finish_index(output, shards, settings, infos)
 
 
 class PileIndex:
@@ -299,20 +325,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "pile-index"
 
 
-@contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def ensure_index(pile_dir: str, cache_dir: str | Path | None = None, settings: IndexSettings | None = None) -> Path:
-    """The index of the Pile shards under ``pile_dir``, built once into a cache folder named by a fingerprint
-    of the shards, the settings and the hash build (under a file lock, so parallel workers build it once)."""
+def index_location(pile_dir: str, cache_dir: str | Path | None = None, settings: IndexSettings | None = None
+                   ) -> Path:
+    """Where the index of the Pile shards under ``pile_dir`` lives: a folder of the cache named by a fingerprint
+    of the shards, the settings and the hash build (built by the ``pile-index`` stage of a run, shared by runs)."""
     s = settings or IndexSettings()
     shards = expand_inputs([pile_dir], PileSource.patterns)
     fp = hashlib.sha256(json.dumps({"shards": _shards_fingerprint(shards), "settings": asdict(s),
@@ -325,14 +341,4 @@ def ensure_index(pile_dir: str, cache_dir: str | Path | None = None, settings: I
             raise
         root = Path(tempfile.gettempdir()) / "kllama-pile-index"
         root.mkdir(parents=True, exist_ok=True)
-    target = root / fp
-    if (target / "index.json").exists():
-        return target
-    with _file_lock(root / f"{fp}.lock"):
-        if not (target / "index.json").exists():
-            tmp = root / f".{fp}.building"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            build_index(shards, tmp, s)
-            os.replace(tmp, target)
-    return target
+    return root / fp

@@ -16,6 +16,9 @@ prefixes it needs, one file at a time. Ledger stats: ``pile_checked:{source}``,
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,9 +30,12 @@ from kllama.dedup.pile_index import (
     IndexSettings,
     PileIndex,
     doc_band_keys,
-    ensure_index,
     exact_hashes,
+    finish_index,
+    index_location,
+    index_tasks,
     normalize_text,
+    prepare_index,
 )
 
 OVERLAP_GROUP = {"core": "pile-overlap", "extra": "extra-pile-overlap"}
@@ -60,9 +66,11 @@ def _aggregate(table: pa.Table, keys: list[str], column: str, fn: str, name: str
 class PileLabel(GlobalStep):
     """Sets the Pile-overlap shard groups; see the module docstring.
 
-    ``index_path``: a built index (``kllama pile-index``). Or ``pile_dir``: Pile-format shards from which the
-    index is built once into ``cache_dir`` (default ``$KLLAMA_CACHE`` or ``~/.cache/kllama/pile-index``) --
-    the demo's way. ``near = false`` keeps exact matching only.
+    ``index_path``: a built index (``kllama pile-index``). Or ``pile_dir``: Pile-format shards whose index
+    ``kllama run`` builds first, as its own engine stage ``pile-index.<id>`` (``setup_tasks``), into a folder of
+    ``cache_dir`` (default ``$KLLAMA_CACHE`` or ``~/.cache/kllama/pile-index``) named by a fingerprint of the
+    shards, shared by later runs -- the demo's way. The step itself only loads the index (on first use).
+    ``near = false`` keeps exact matching only.
     """
 
     name = "pile_label"
@@ -74,14 +82,49 @@ class PileLabel(GlobalStep):
                  num_buckets: int = 16) -> None:
         if not index_path and not pile_dir:
             raise ValueError("pile_label needs index_path (a built index) or pile_dir (Pile shards to index)")
-        self.index_path = str(index_path) if index_path else str(ensure_index(str(pile_dir), cache_dir))
-        self.index = PileIndex(self.index_path)
-        self.settings: IndexSettings = self.index.settings
+        self.pile_dir = None if index_path else str(pile_dir)
+        self.index_path = str(index_path) if index_path else str(index_location(str(pile_dir), cache_dir))
+        self._index: PileIndex | None = PileIndex(self.index_path) if index_path else None
         self.near = bool(near)
         self.min_bands = int(min_bands)
         self.min_words = int(min_words)
         self.max_hits_per_key = int(max_hits_per_key)
         self.num_buckets = int(num_buckets)
+
+    @property
+    def index(self) -> PileIndex:
+        """The index, loaded on first use (a ``pile_dir`` index is built by the run's ``pile-index`` stage)."""
+        if self._index is None:
+            try:
+                self._index = PileIndex(self.index_path)
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(
+                    f"the Pile index of {self.pile_dir} is not built ({self.index_path}): `kllama run` builds it "
+                    "as its pile-index stage before any source; or build one with `kllama pile-index PILE_DIR "
+                    "--output INDEX` and give index_path") from exc
+        return self._index
+
+    @property
+    def settings(self) -> IndexSettings:
+        return self.index.settings
+
+    # -- the setup stage: the engine builds a pile_dir index before the run (kllama.engine.tasks) -----------
+    @property
+    def setup_stage_name(self) -> str:
+        return f"pile-index.{Path(self.index_path).name[:8]}"
+
+    def setup_tasks(self) -> list[dict[str, Any]]:
+        """Tasks that build the index of ``pile_dir`` (none for a given ``index_path``)."""
+        if self.pile_dir is None:
+            return []
+        self._shards = prepare_index([self.pile_dir], self.index_path)
+        return index_tasks(self._shards, self.index_path)
+
+    def finish_setup(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Write the index's ``index.json`` from the tasks' results; returns it."""
+        meta = finish_index(self.index_path, self._shards, None, results)
+        self._index = None
+        return meta
 
     def emit_keys(self, table: pa.Table) -> pa.Table:
         bits = self.settings.prefix_bits

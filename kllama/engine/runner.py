@@ -23,6 +23,7 @@ from kllama.core.steps import GlobalStep
 from kllama.engine.partition import PartitionTask, build_steps, marker_valid, run_task
 from kllama.engine.plan import split_pipeline
 from kllama.engine.samples import write_stage_samples
+from kllama.engine.tasks import FnTask, fn_marker_valid, run_fn_task
 
 __all__ = ["StageResult", "StageRunner", "split_pipeline"]
 
@@ -37,12 +38,19 @@ class StageResult:
     partitions_total: int
     skipped: int = 0
     quarantined: list[dict[str, str]] = field(default_factory=list)
+    #: the completion marker of every task, in task order (task stages read their results from them)
+    markers: list[dict[str, Any]] = field(default_factory=list)
+
+    def results(self) -> list[dict[str, Any]]:
+        """Each task's result with its ``ledger`` (a quarantined task: its ledger only), in task order."""
+        return [{**m.get("result", {}), "ledger": m["ledger"]} for m in self.markers]
 
 
 class StageRunner:
-    """Runs stages of partition tasks on ``client`` under ``run_dir/stages``."""
+    """Runs stages of partition tasks on ``client`` under ``run_dir/stages`` (``client=None``: one task after
+    another in this process, with the same markers)."""
 
-    def __init__(self, client: Client, run_dir: Path, progress: bool = True, verify: bool = True,
+    def __init__(self, client: Client | None, run_dir: Path, progress: bool = True, verify: bool = True,
                  batch_docs: int = 4096, drop_samples: int = 5):
         self.client = client
         self.batch_docs = int(batch_docs)
@@ -53,18 +61,22 @@ class StageRunner:
         self.verify = verify
 
     # -- plumbing ---------------------------------------------------------------------------------
-    def _compute(self, tasks: list[PartitionTask], label: str) -> list[dict[str, Any]]:
+    def _compute(self, tasks: list[PartitionTask] | list[FnTask], label: str, *, check: Any = marker_valid,
+                 execute: Any = run_task) -> list[dict[str, Any]]:
         """Run tasks on the cluster, one Dask task per partition; return markers in task order."""
         if not tasks:
             return []
         for t in tasks:
-            t.batch_docs = self.batch_docs
-            t.drop_samples = self.drop_samples
-        todo = [i for i, t in enumerate(tasks) if marker_valid(t, self.verify) is None]
+            if isinstance(t, PartitionTask):
+                t.batch_docs = self.batch_docs
+                t.drop_samples = self.drop_samples
         results: dict[int, dict[str, Any]] = {}
+        todo = []
         for i, t in enumerate(tasks):
-            if i not in todo:
-                m = marker_valid(t, self.verify)
+            m = check(t, self.verify)
+            if m is None:
+                todo.append(i)
+            else:
                 m["skipped"] = True
                 results[i] = m
         if results:  # told once, in one line, before the next work (or at the end): not one line per stage
@@ -72,11 +84,14 @@ class StageRunner:
             self._skipped_stages += len(results) == len(tasks)
         if todo:
             self.report_skipped()
-        if todo:
+        if todo and self.client is None:
+            for i in todo:
+                results[i] = execute(tasks[i], verify=self.verify)
+        elif todo:
             verify = self.verify
             # one independent task per partition: a bag's graph (fused tasks behind aliases) leaves task groups
             # whose upstream group the scheduler has forgotten, and the dashboard's task-group page then fails
-            futures = self.client.map(run_task, [tasks[i] for i in todo], verify=verify, pure=False)
+            futures = self.client.map(execute, [tasks[i] for i in todo], verify=verify, pure=False)
             index_of = {f.key: todo[k] for k, f in enumerate(futures)}
             bar = _progress_bar(label, len(tasks), len(tasks) - len(todo), self.progress)
             for fut in as_completed(futures):
@@ -173,6 +188,57 @@ class StageRunner:
         self._write_plan(d, tasks)
         markers = self._compute(tasks, name)
         return [f for m in markers for f in m.get("files", [])]
+
+    def task_stage(self, name: str, tasks: list[FnTask]) -> StageResult:
+        """Run function tasks (``kllama.engine.tasks``) as stage ``name``: markers, retries, quarantine and
+        ``kllama status`` as for partitions. A stage called again with other tasks (the token store, shared by
+        every variant) counts the union of its task names as its total."""
+        d = self._stage_dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        plan_path = d / "_plan.json"
+        plan: dict[str, Any] = {}
+        if plan_path.exists():
+            try:
+                plan = json.loads(plan_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                plan = {}
+        names = sorted(set(plan.get("tasks", [])) | {t.name for t in tasks})
+        if names != plan.get("tasks"):
+            atomic_write_text(plan_path, json.dumps({"partitions_total": len(names), "tasks": names,
+                                                     "created": plan.get("created", time.time())}))
+        markers = self._compute(tasks, name, check=fn_marker_valid, execute=run_fn_task)
+        result = self._record(name, "task", tasks, markers)
+        result.markers = markers
+        return result
+
+    def setup_stages(self, specs: list[dict[str, Any]]) -> dict[str, StageResult]:
+        """Work that steps need before any partition runs, as one task stage per step (the Pile index of a
+        ``pile_label`` given ``pile_dir``). A step asks for it with ``setup_tasks()`` (a list of
+        ``{"name", "fn", "kwargs", "inputs"}``; empty: nothing to do), names the stage ``setup_stage_name`` and
+        gets the results (each task's result with its ``ledger``) in ``finish_setup``. Returns the stages run."""
+        done: dict[str, StageResult] = {}
+        seen: set[str] = set()
+        for spec in specs:
+            key = json.dumps(spec, sort_keys=True, default=str)
+            if key in seen:
+                continue
+            seen.add(key)
+            step = build_steps([spec])[0]
+            wanted = step.setup_tasks() if hasattr(step, "setup_tasks") else []
+            if not wanted:
+                continue
+            name = step.setup_stage_name
+            res = self.spec_stage(name, wanted)
+            step.finish_setup(res.results())
+            done[name] = res
+        return done
+
+    def spec_stage(self, name: str, specs: list[dict[str, Any]]) -> StageResult:
+        """``task_stage`` of tasks given as ``{"name", "fn", "kwargs"[, "inputs", "outputs", "docs"]}``."""
+        d = str(self._stage_dir(name))
+        return self.task_stage(name, [FnTask(stage_dir=d, name=t["name"], fn=t["fn"], kwargs=t["kwargs"],
+                                             inputs=t.get("inputs", []), outputs=t.get("outputs", []),
+                                             docs=t.get("docs", 0)) for t in specs])
 
     def _write_plan(self, d: Path, tasks: list[PartitionTask]) -> None:
         """Record how many partitions the stage has, so that `kllama status` can show progress."""

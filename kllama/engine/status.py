@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kllama.core.ledger import Ledger
+from kllama.core.variants import shard_in_variant
 from kllama.engine.heartbeat import driver_state
 
 
@@ -58,13 +59,14 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
         }
         stages[d.name] = entry
         ledgers[d.name] = ledger
-    finished = (run_dir / "manifest.json").exists() and all(
+    # a run ends with its manifest; the folder of `kllama pile-index` with index.json
+    finished = ((run_dir / "manifest.json").exists() or (run_dir / "index.json").exists()) and all(
         s["partitions_done"] == s["partitions_total"] for s in stages.values())
     driver = driver_state(run_dir)
     if finished:
         driver["state"] = "finished"
     return {"run_dir": str(run_dir), "finished": finished, "state": driver["state"], "driver": driver,
-            "stages": stages, "problems": input_problems(ledgers)}
+            "stages": stages, "problems": input_problems(ledgers), "tokens": token_store_usage(run_dir)}
 
 
 def stage_steps(ledger: Ledger, stage_dir: Path) -> dict[str, dict[str, Any]]:
@@ -173,6 +175,7 @@ def format_status(status: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5] for r in rows]
     lines.extend(_format_steps(status))
+    lines.extend(_format_tokens(status.get("tokens", {})))
     lines.extend(status.get("problems", []))
     driver = status.get("driver", {})
     if status["finished"]:
@@ -182,3 +185,41 @@ def format_status(status: dict[str, Any]) -> str:
     else:
         lines.append(f"{status.get('state')}: {driver.get('detail', '')}")
     return "\n".join(lines)
+
+
+def token_store_usage(run_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Per token store of the run (``RUN/tokens/<tokenizer>-<digits>``, written by ``kllama tokenize``): its
+    shard entries and bytes, stored once, against what each variant's shards take (``per_variant``) and their
+    sum (``separate_bytes``): the bytes that a separate token copy per variant would store."""
+    root = Path(run_dir) / "tokens"
+    if not root.is_dir():
+        return {}
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    variant_shas = {v: {s.get("sha256") for s in manifest.get("shards", []) if shard_in_variant(s, spec)}
+                    for v, spec in sorted(manifest.get("variants", {}).items())}
+    out = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        sizes: dict[str, int] = {}
+        for f in d.iterdir():
+            if f.name.startswith(".") or f.name == "store.json" or not f.is_file():
+                continue
+            sha = f.name.split(".", 1)[0]
+            sizes[sha] = sizes.get(sha, 0) + f.stat().st_size
+        per_variant = {v: sum(sizes.get(sha, 0) for sha in shas if sha) for v, shas in variant_shas.items()}
+        out[d.name] = {"entries": len(sizes), "bytes": sum(sizes.values()), "per_variant": per_variant,
+                       "separate_bytes": sum(per_variant.values())}
+    return out
+
+
+def _format_tokens(tokens: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per token store: bytes stored once against the sum of separate per-variant copies."""
+    lines = []
+    for key, t in tokens.items():
+        per = ", ".join(f"{v} {b / 1e6:.2f}" for v, b in t["per_variant"].items())
+        ratio = f" ({t['separate_bytes'] / t['bytes']:.2f}x)" if t["bytes"] else ""
+        lines.append(f"token store {key}: {t['entries']} shards, {t['bytes'] / 1e6:.2f} MB stored once; "
+                     f"as separate copies per variant ({per} MB): {t['separate_bytes'] / 1e6:.2f} MB{ratio}")
+    return lines

@@ -188,3 +188,10 @@ def html_to_text(html: str) -> str:
     r = _Renderer()
     r._children(root)
     return r.result()
+
+
+def element_to_text(root: etree._Element) -> str:
+    """Readable text of an already parsed HTML element (e.g. an EPUB chapter's ``<body>``), as :func:`html_to_text`."""
+    r = _Renderer()
+    r._children(root)
+    return r.result()

@@ -86,6 +86,40 @@ def write_index(path: str | Path, dtype: np.dtype, sizes: np.ndarray, doc_idx: n
                 f.write(np.arange(a, min(a + chunk, n + 1), dtype="<i8").tobytes())
 
 
+def write_index_parts(path: str | Path, dtype: np.dtype, size_files: Sequence[str | Path], *,
+                      chunk: int = 1 << 18) -> int:
+    """Write an ``.idx`` whose sizes are the concatenation of raw little-endian int32 ``size_files`` (one item
+    per document, pointers the running byte offsets), reading them piece by piece: memory is bounded by
+    ``chunk`` items whatever the total. Returns the number of items."""
+    dtype = np.dtype(dtype)
+    n = sum(os.path.getsize(f) // 4 for f in size_files)
+
+    def pieces() -> Iterable[np.ndarray]:
+        for f in size_files:
+            sizes = np.memmap(f, mode="r", dtype="<i4") if os.path.getsize(f) else np.zeros(0, "<i4")
+            for a in range(0, len(sizes), chunk):
+                yield np.asarray(sizes[a:a + chunk])
+
+    with open(path, "wb") as out:
+        out.write(MAGIC + struct.pack("<Q", VERSION) + struct.pack("<B", dtype_code(dtype)) +
+                  struct.pack("<QQ", n, n + 1))
+        for part in pieces():
+            out.write(part.astype("<i4", copy=False).tobytes())
+        offset = 0
+        for part in pieces():
+            nbytes = part.astype(np.int64) * dtype.itemsize
+            ptr = np.empty(len(part), dtype="<i8")
+            if len(part):
+                ptr[0] = offset
+                np.cumsum(nbytes[:-1], out=ptr[1:])
+                ptr[1:] += offset
+                offset += int(nbytes.sum())
+            out.write(ptr.tobytes())
+        for a in range(0, n + 1, chunk):
+            out.write(np.arange(a, min(a + chunk, n + 1), dtype="<i8").tobytes())
+    return n
+
+
 class BinidxWriter:
     """Write ``PREFIX.bin``/``PREFIX.idx``: ``add_document(ids)`` writes one item of ``ids`` + EOD.
 

@@ -1,27 +1,26 @@
-"""``kllama tokenize RUN_DIR --variant G1|G2|G3``: one shuffled, weighted binidx pair per variant.
+"""``kllama tokenize RUN_DIR --variant G1|G2|G3``: one shuffled, weighted binidx pair per variant, from tokens
+made once per shard.
 
-1. ``RUN_DIR/manifest.json`` names the shards (Parquet, columns id/text/source/...) and, per variant, the groups
-   it takes and the per-source sampling weights in epochs (LLaMA Table 1).
-2. Every shard of the variant is tokenized by its own Dask task (a bag over the shards) into a per-shard binidx
-   pair; the task also decides each document's number of copies: ``floor(epochs)`` plus one more when a hash of
-   (seed, doc id) falls under the fraction (2.45 = two full passes + a deterministic 45% sample).
-3. The driver builds the list of (shard, item) copies, permutes it with a seeded generator and writes the output
-   by gathering token slices from the memory-mapped shard files, chunk by chunk -- never all tokens at once.
+Three engine task stages (``StageRunner.task_stage``: markers, retries, quarantine, ``kllama status``):
 
-The output depends only on the manifest, the tokenizer, the seed and the options, never on the worker count.
+1. ``tokens.<store key>``: every shard of the variant not yet in the run's token store
+   (``kllama.tokenize.store``: keyed by shard sha256, tokenizer sha256 and digit rule) is tokenized, one task per
+   shard. G1, then G2, then G3 tokenize each shard once.
+2. ``tokenize.<V>.<fingerprint>.1-scatter``: per shard, each document's copies (the variant's epochs, or the
+   epochs that a ``--tokens`` budget gives, ``kllama.tokenize.mix``) and order keys, cut into chunks.
+3. ``tokenize.<V>.<fingerprint>.2-chunks``: per chunk, the copies in key order with their tokens.
+
+The driver then concatenates the chunk files and streams the index (``kllama.tokenize.shuffle``): its memory
+does not grow with the document count. The output depends only on the manifest, the tokenizer, the epochs and
+the seed, never on the worker count, the chunking or a resume.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
-import shutil
-import tempfile
-import time
-from array import array
-from collections import Counter
+import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,192 +29,30 @@ import numpy as np
 
 from kllama.core.files import atomic_write_text, sha256_file
 from kllama.core.ledger import Ledger
-from kllama.tokenize.binidx import BinidxReader, BinidxWriter, best_dtype, paths, write_index
-from kllama.tokenize.tokenizer import cached_tokenizer, single_thread
+from kllama.core.variants import select_variant
+from kllama.tokenize.binidx import best_dtype
+from kllama.tokenize.mix import BudgetMix, budget_epochs, parse_proportions
+from kllama.tokenize.shuffle import (
+    DEFAULT_EPOCHS,
+    chunks_for,
+    concatenate,
+    copies_for,
+    gather_chunk,
+    scatter_shard,
+)
+from kllama.tokenize.store import (
+    entry_files,
+    entry_prefix,
+    open_store,
+    store_key,
+    tokenize_shard,
+)
+from kllama.tokenize.tokenizer import cached_tokenizer
 
-#: epochs for a source that the variant's weights do not name
-DEFAULT_EPOCHS = 1.0
+__all__ = ["DEFAULT_EPOCHS", "VariantResult", "copies_for", "load_variant", "tokenize_variant"]
 
-
-def copies_for(doc_id: str, epochs: float, seed: int) -> int:
-    """How many times a document enters the stream: ``floor(epochs)`` + 1 if ``hash(seed, id) < frac``."""
-    if epochs <= 0:
-        return 0
-    whole = math.floor(epochs)
-    frac = epochs - whole
-    if frac <= 1e-12:
-        return whole
-    h = hashlib.blake2b(f"{seed}\x00{doc_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return whole + (1 if int.from_bytes(h, "little") < frac * 2.0**64 else 0)
-
-
-@dataclass
-class ShardTask:
-    """One shard to tokenize into its own binidx pair (runs on a Dask worker)."""
-
-    index: int
-    path: str
-    source: str
-    group: str
-    sha256: str | None
-    manifest_docs: int
-    part_prefix: str
-    tokenizer_path: str | None
-    split_digits: bool
-    weights: dict[str, float]
-    seed: int
-    batch_docs: int = 512
-    encoder: str = "auto"
-
-
-def _texts(col: Any) -> list[str | None]:
-    """Python strings of an Arrow text column; ``None`` for a null or an invalid-UTF-8 value."""
-    import pyarrow as pa
-
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        try:
-            col.validate(full=True)
-            return col.to_pylist()
-        except (pa.ArrowInvalid, UnicodeDecodeError):
-            col = col.cast(pa.large_binary())
-    out: list[str | None] = []
-    for b in col.to_pylist():
-        if b is None:
-            out.append(None)
-            continue
-        try:
-            out.append(b.decode("utf-8") if isinstance(b, bytes) else str(b))
-        except UnicodeDecodeError:
-            out.append(None)
-    return out
-
-
-def _guarded(it: Any, on_error: Any) -> Any:
-    """Items of ``it`` until it ends or raises; an exception while reading goes to ``on_error``."""
-    it = iter(it)
-    while True:
-        try:
-            item = next(it)
-        except StopIteration:
-            return
-        except Exception as exc:
-            on_error(exc)
-            return
-        yield item
-
-
-def tokenize_shard(task: ShardTask) -> dict[str, Any]:
-    """Tokenize one Parquet shard into ``task.part_prefix``; returns copies and source per item plus counts."""
-    import pyarrow.parquet as pq
-
-    single_thread()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    tok = cached_tokenizer(task.tokenizer_path, task.split_digits, task.encoder)
-    ledger = Ledger()
-    sources: list[str] = []
-    src_index: dict[str, int] = {}
-    per_source: dict[str, Counter] = {}
-    copies = array("H")
-    item_source = array("H")
-
-    def source_id(name: str) -> int:
-        if name not in src_index:
-            src_index[name] = len(sources)
-            sources.append(name)
-            per_source[name] = Counter()
-        return src_index[name]
-
-    result: dict[str, Any] = {"index": task.index, "part_prefix": task.part_prefix, "path": task.path}
-    if task.sha256 and sha256_file(task.path) != task.sha256:
-        ledger.take_in(task.manifest_docs)
-        ledger.drop("shard_checksum_mismatch", task.manifest_docs)
-        ledger.quarantined.append({"path": task.path, "reason": "shard_checksum_mismatch"})
-        per_source[sources[source_id(task.source)]].update(docs_in=task.manifest_docs,
-                                                           shard_checksum_mismatch=task.manifest_docs)
-    else:
-        try:
-            pf = pq.ParquetFile(task.path)
-            names = set(pf.schema_arrow.names)
-            if not {"id", "text"} <= names:
-                raise ValueError("shard lacks the id/text columns")
-            cols = [c for c in ("id", "text", "source") if c in names]
-            batches = pf.iter_batches(batch_size=task.batch_docs, columns=cols)
-        except Exception as exc:  # unreadable shard: quarantined and counted, the run goes on
-            batches = iter(())
-            ledger.take_in(task.manifest_docs)
-            ledger.drop("unreadable_shard", task.manifest_docs)
-            ledger.quarantined.append({"path": task.path, "reason": f"unreadable_shard: {exc}"})
-            per_source[sources[source_id(task.source)]].update(docs_in=task.manifest_docs,
-                                                               unreadable_shard=task.manifest_docs)
-        with BinidxWriter(task.part_prefix, best_dtype(tok.vocab_size), eod=tok.eod_id) as w:
-            def read_failed(exc: Exception) -> None:  # a corrupt page in the middle of the shard
-                rest = max(0, task.manifest_docs - ledger.docs_in)
-                ledger.take_in(rest)
-                ledger.drop("unreadable_shard", rest)
-                ledger.quarantined.append({"path": task.path, "reason": f"unreadable_shard: {exc}"})
-                per_source[sources[source_id(task.source)]].update(docs_in=rest, unreadable_shard=rest)
-
-            for batch in _guarded(batches, read_failed):
-                ids = batch.column("id").to_pylist()
-                srcs = batch.column("source").to_pylist() if "source" in batch.schema.names else [None] * len(ids)
-                texts = _texts(batch.column("text"))
-                keep_text: list[str] = []
-                keep_meta: list[tuple[int, int, int]] = []
-                for doc_id, src, text in zip(ids, srcs, texts, strict=True):
-                    s = source_id(src or task.source)
-                    counts = per_source[sources[s]]
-                    nbytes = len(text.encode("utf-8")) if text else 0
-                    ledger.take_in(1, nbytes)
-                    counts["docs_in"] += 1
-                    reason = None
-                    if text is None:
-                        reason = "invalid_utf8"
-                    elif not text:
-                        reason = "empty"
-                    elif doc_id is None:
-                        reason = "no_id"
-                    if reason is None:
-                        k = copies_for(doc_id, task.weights.get(sources[s], DEFAULT_EPOCHS), task.seed)
-                        if k == 0:
-                            reason = "sampled_out"
-                    if reason is not None:
-                        ledger.drop(reason, 1, nbytes)
-                        counts[reason] += 1
-                        continue
-                    keep_text.append(text)
-                    keep_meta.append((s, k, nbytes))
-                if not keep_text:
-                    continue
-                for (s, k, nbytes), tids in zip(keep_meta, tok.encode_batch(keep_text), strict=True):
-                    w.add_document(tids)
-                    copies.append(k)
-                    item_source.append(s)
-                    ledger.put_out(1, nbytes)
-                    counts = per_source[sources[s]]
-                    counts["docs_tokenized"] += 1
-                    counts["tokens_tokenized"] += len(tids) + 1
-                    counts["bytes_tokenized"] += nbytes
-    result.update(
-        copies=np.frombuffer(copies, dtype=np.uint16).copy(),
-        item_source=np.frombuffer(item_source, dtype=np.uint16).copy(),
-        sources=sources,
-        per_source={k: dict(v) for k, v in per_source.items()},
-        ledger=ledger.to_dict(),
-        has_part=paths(task.part_prefix)[1].exists(),
-        cpu_s=time.process_time() - cpu0,
-        wall_s=time.perf_counter() - wall0,
-    )
-    return result
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for every (s, n)."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    before = np.zeros(len(lengths), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=before[1:])
-    return np.repeat(starts.astype(np.int64) - before, lengths) + np.arange(total, dtype=np.int64)
+#: copies per chunk of the two-level shuffle (a gather task holds ~40 bytes per copy of its chunk)
+CHUNK_DOCS = 1 << 20
 
 
 @dataclass
@@ -228,10 +65,14 @@ class VariantResult:
     per_source: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     sidecar: dict[str, Any] = field(default_factory=dict)
+    mix: BudgetMix | None = None
 
 
 def load_variant(run_dir: Path, variant: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The variant's shards (sorted by path, paths made absolute inside ``run_dir``) and its manifest entry."""
+    """The variant's shards (``kllama.core.variants``: its groups and replacements; sorted by path, paths made
+    absolute inside ``run_dir``) and its manifest entry with ``weights`` = the epochs of every source (a
+    replacement takes its slot's), ``slots`` = ``{source: the LLaMA slot it fills}`` and ``proportions`` (from the
+    recipe snapshot in ``run.json`` when the manifest lacks them)."""
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} not found (is {run_dir} a finished kllama run?)")
@@ -239,13 +80,21 @@ def load_variant(run_dir: Path, variant: str) -> tuple[list[dict[str, Any]], dic
     variants = manifest.get("variants", {})
     if variant not in variants:
         raise ValueError(f"variant {variant!r} not in {manifest_path}; known: {', '.join(sorted(variants))}")
-    spec = variants[variant]
-    groups = set(spec.get("groups", []))
+    spec = dict(variants[variant])
+    if "proportions" not in spec and (run_dir / "run.json").exists():
+        try:
+            raw = json.loads((run_dir / "run.json").read_text()).get("settings", {})
+            props = raw.get("variants", {}).get(variant, {}).get("proportions")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            props = None
+        if isinstance(props, dict):
+            spec["proportions"] = props
+    sel = select_variant(manifest, variant)
+    spec["weights"] = dict(sel.weights)
+    spec["slots"] = {name: sel.slot(name) for name in sel.sources}
     root = run_dir.resolve()
     shards = []
-    for s in sorted(manifest.get("shards", []), key=lambda s: s["path"]):
-        if s.get("group") not in groups:
-            continue
+    for s in sorted(sel.shards, key=lambda s: s["path"]):
         p = (root / s["path"]).resolve()
         if root not in p.parents:
             raise ValueError(f"manifest shard path {s['path']!r} leaves {run_dir}")
@@ -253,144 +102,207 @@ def load_variant(run_dir: Path, variant: str) -> tuple[list[dict[str, Any]], dic
     return shards, spec
 
 
-def write_permuted(results: list[dict[str, Any]], out_prefix: str | Path, dtype: np.dtype, seed: int, *,
-                   chunk_tokens: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:
-    """Write every (shard item x copies) in a seeded random order; returns (global item per output item,
-    sizes per global item)."""
-    readers = [BinidxReader(r["part_prefix"]) if r["has_part"] else None for r in results]
-    n_items = np.array([len(rd) if rd is not None else 0 for rd in readers], dtype=np.int64)
-    item_offset = np.zeros(len(results) + 1, dtype=np.int64)
-    np.cumsum(n_items, out=item_offset[1:])
-    empty64 = np.zeros(0, dtype=np.int64)
-    sizes = np.concatenate([np.asarray(rd.sizes, dtype=np.int64) if rd is not None else empty64
-                            for rd in readers]) if results else empty64
-    starts = np.concatenate([np.asarray(rd.pointers, dtype=np.int64) // rd.dtype.itemsize if rd is not None
-                             else empty64 for rd in readers]) if results else empty64
-    shard_of = np.repeat(np.arange(len(results), dtype=np.int32), n_items)
-    copies = np.concatenate([r["copies"].astype(np.int64) for r in results]) if results else empty64
-    order = np.repeat(np.arange(len(sizes), dtype=np.int64), copies)
-    np.random.default_rng(seed).shuffle(order)
-    out_sizes = sizes[order].astype(np.int32)
-    bin_path, idx_path = paths(out_prefix)
-    tmp_bin = bin_path.with_name(f".{bin_path.name}.tmp-{os.getpid()}")
-    tmp_idx = idx_path.with_name(f".{idx_path.name}.tmp-{os.getpid()}")
-    cum = np.cumsum(out_sizes, dtype=np.int64)
-    try:
-        with open(tmp_bin, "wb") as out:
-            a = 0
-            while a < len(order):
-                base = int(cum[a - 1]) if a else 0
-                b = max(a + 1, int(np.searchsorted(cum, base + chunk_tokens, side="right")))
-                g = order[a:b]
-                lengths = sizes[g]
-                dst0 = np.zeros(len(g), dtype=np.int64)
-                np.cumsum(lengths[:-1], out=dst0[1:])
-                buf = np.empty(int(lengths.sum()), dtype=dtype)
-                sh = shard_of[g]
-                by_shard = np.argsort(sh, kind="stable")
-                cuts = np.flatnonzero(np.diff(sh[by_shard])) + 1
-                for sel in np.split(by_shard, cuts):
-                    tokens = readers[int(sh[sel[0]])].tokens
-                    buf[_ranges(dst0[sel], lengths[sel])] = tokens[_ranges(starts[g[sel]], lengths[sel])]
-                out.write(buf.astype(np.dtype(dtype).newbyteorder("<"), copy=False).tobytes())
-                a = b
-        del cum
-        write_index(tmp_idx, dtype, out_sizes)
-        os.replace(tmp_bin, bin_path)
-        os.replace(tmp_idx, idx_path)
-    except BaseException:
-        tmp_bin.unlink(missing_ok=True)
-        tmp_idx.unlink(missing_ok=True)
-        raise
-    return order, sizes
+def _fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _files_digest(marker: dict[str, Any]) -> str:
+    """What a task left (its files' checksums), for the fingerprint of the tasks that read it."""
+    if marker.get("quarantined"):
+        return "quarantined"
+    return _fingerprint(sorted((f["path"], f["sha256"]) for f in marker.get("files", [])))
 
 
 def tokenize_variant(run_dir: str | Path, variant: str, out_prefix: str | Path, *,
                      tokenizer_path: str | Path | None = None, split_digits: bool = True, seed: int = 0,
                      workers: int | None = None, cluster: str = "local", client: Any = None,
-                     ctx_len: int | None = None, quiet: bool = False, encoder: str = "auto") -> VariantResult:
+                     ctx_len: int | None = None, quiet: bool = False, tokens: int | None = None,
+                     proportions: str | dict[str, float] | None = None, chunk_docs: int = CHUNK_DOCS,
+                     serial: bool = False, progress: bool = False, keep_work: bool = False,
+                     encoder: str = "auto") -> VariantResult:
     """Tokenize variant ``variant`` of the run in ``run_dir`` into ``out_prefix.bin/.idx`` and
-    ``out_prefix.json`` (documents and tokens per source). ``encoder`` (auto, hf, fast) is decided here, once;
-    the workers then use that one (``fast`` fails a task whose worker cannot reproduce HF's ids)."""
-    import dask.bag as db
+    ``out_prefix.json`` (documents and tokens per source, the store's reuse, the mix).
 
-    from kllama.engine.cluster import open_client
+    ``tokens``: a token budget; each source's epochs then come from the store's token counts and
+    ``proportions`` (``"llama"`` = Table 1, the default; ``kllama.tokenize.mix``). ``client``: a Dask client
+    to use; else a cluster is opened (``cluster``, ``workers``), or none with ``serial``. ``chunk_docs``: copies
+    per chunk of the shuffle (memory of one gather task; the output does not depend on it). ``encoder``:
+    ``auto``, ``hf`` or ``fast`` (``kllama.tokenize.tokenizer``; the same ids, so the store is shared)."""
+    from kllama.engine.runner import StageRunner
     from kllama.tokenize.rwkv import magic_prime
-    from kllama.tokenize.tokenizer import DigitSplitTokenizer
 
     run_dir = Path(run_dir)
     out_prefix = str(out_prefix)
     shards, spec = load_variant(run_dir, variant)
     weights = {str(k): float(v) for k, v in spec.get("weights", {}).items()}
-    tok = DigitSplitTokenizer(tokenizer_path, split_digits=split_digits, encoder=encoder)
-    dtype = best_dtype(tok.vocab_size)
-    bin_path, _ = paths(out_prefix)
-    bin_path.parent.mkdir(parents=True, exist_ok=True)
-    parts_dir = Path(tempfile.mkdtemp(prefix=f".{bin_path.stem}.parts-", dir=bin_path.parent))
     tok_path = str(Path(tokenizer_path).resolve()) if tokenizer_path is not None else None
-    tasks = [ShardTask(index=i, path=s["abs_path"], source=s.get("source", ""), group=s["group"],
-                       sha256=s.get("sha256"), manifest_docs=int(s.get("docs", 0)),
-                       part_prefix=str(parts_dir / f"{i:06d}"), tokenizer_path=tok_path,
-                       split_digits=split_digits, weights=weights, seed=seed, encoder=tok.encoder_name)
-             for i, s in enumerate(shards)]
-    try:
-        if tasks:
-            bag = db.from_sequence(tasks, npartitions=len(tasks)).map(tokenize_shard)
-            if client is not None:
-                results = client.compute(bag).result()
-            else:
-                with open_client(cluster, workers=workers, quiet=quiet):
-                    results = bag.compute()
-        else:
-            results = []
-        results = sorted(results, key=lambda r: r["index"])
-        order, sizes = write_permuted(results, out_prefix, dtype, seed)
-        n_out = len(order)
-        del order
-    finally:
-        shutil.rmtree(parts_dir, ignore_errors=True)
+    tok = cached_tokenizer(tok_path, split_digits, encoder)
+    dtype = best_dtype(tok.vocab_size)
+    key = store_key(tok.sha256, split_digits)
+    store = open_store(run_dir, tok.path, tok.sha256, split_digits)
+    for s in shards:
+        if not s.get("sha256"):  # an old manifest: the key is the file's checksum
+            s["sha256"] = sha256_file(s["abs_path"])
 
-    ledger = Ledger()
+    if client is not None or serial:
+        ctx = nullcontext(client)
+    else:
+        from kllama.engine.cluster import open_client
+
+        ctx = open_client(cluster, workers=workers, quiet=quiet)
+    with ctx as cl:
+        runner = StageRunner(cl, run_dir, progress=progress)
+        # 1. the token store: each shard tokenized once, whatever the variant
+        tok_stage = f"tokens.{key}"
+        unique: dict[str, dict[str, Any]] = {}
+        for s in shards:
+            unique.setdefault(s["sha256"], s)
+        from kllama.engine.tasks import FnTask
+
+        stage_dir = str(run_dir / "stages" / tok_stage)
+        a_tasks = [FnTask(stage_dir=stage_dir, name=f"part-{sha[:24]}", fn=tokenize_shard,
+                          kwargs={"path": s["abs_path"], "sha256": sha, "manifest_docs": int(s.get("docs", 0)),
+                                  "source": s.get("source", ""), "prefix": str(entry_prefix(store, sha)),
+                                  "tokenizer_path": tok_path, "split_digits": split_digits, "encoder": encoder},
+                          outputs=entry_files(entry_prefix(store, sha)), inputs=[s["abs_path"]],
+                          docs=int(s.get("docs", 0)))
+                   for sha, s in unique.items()]
+        a = runner.task_stage(tok_stage, a_tasks)
+        a_marker = {sha: m for sha, m in zip(unique, a.markers, strict=True)}
+        tokenized_now = sum(1 for m in a.markers if not m.get("skipped"))
+
+        # 2. epochs: the variant's, or those of a token budget
+        store_tokens: dict[str, int] = {}
+        stored_docs: dict[str, int] = {}
+        for s in shards:
+            for name, c in a_marker[s["sha256"]].get("result", {}).get("per_source", {}).items():
+                store_tokens[name] = store_tokens.get(name, 0) + int(c.get("tokens_tokenized", 0))
+                stored_docs[name] = stored_docs.get(name, 0) + int(c.get("docs_tokenized", 0))
+        mix = None
+        slots = spec.get("slots", {})
+        if tokens:  # by slot: a replacement source (G3's science books for books) takes its slot's share
+            slot_tokens: dict[str, int] = {}
+            for name, n in store_tokens.items():
+                slot_tokens[slots.get(name, name)] = slot_tokens.get(slots.get(name, name), 0) + n
+            slot_weights = {slots.get(n, n): w for n, w in weights.items()}
+            mix = budget_epochs(slot_tokens, int(tokens), parse_proportions(proportions), slot_weights,
+                                spec.get("proportions"), DEFAULT_EPOCHS)
+            epochs = {**weights, **{n: mix.epochs[slots.get(n, n)] for n in store_tokens
+                                    if slots.get(n, n) in mix.epochs}}
+        else:
+            epochs = dict(weights)
+        expected = sum(n * epochs.get(name, DEFAULT_EPOCHS) for name, n in stored_docs.items())
+        n_chunks = chunks_for(int(expected), chunk_docs)
+        fp = _fingerprint({"variant": variant, "groups": spec.get("groups"), "epochs": epochs, "seed": seed,
+                           "store": key, "chunks": n_chunks, "shards": [s["sha256"] for s in shards]})[:12]
+        base = f"tokenize.{variant}.{fp}"
+
+        # 3. scatter: copies and order keys per shard
+        b_dir = run_dir / "stages" / f"{base}.1-scatter"
+        b_tasks = []
+        for i, s in enumerate(shards):
+            prefix = str(entry_prefix(store, s["sha256"]))
+            am = a_marker[s["sha256"]]
+            stored = int(am.get("ledger", {}).get("docs_out", 0))
+            b_tasks.append(FnTask(stage_dir=str(b_dir), name=f"part-{i:05d}", fn=scatter_shard,
+                                  kwargs={"prefix": prefix, "source": s.get("source", ""), "epochs": epochs,
+                                          "seed": seed, "n_chunks": n_chunks,
+                                          "out_path": str(b_dir / f"part-{i:05d}.refs")},
+                                  outputs=[str(b_dir / f"part-{i:05d}.refs")], inputs=[prefix], docs=stored,
+                                  fingerprint=_files_digest(am)))
+        b = runner.task_stage(f"{base}.1-scatter", b_tasks)
+
+        # 4. gather: one task per chunk, reading every shard's slice of it
+        c_dir = run_dir / "stages" / f"{base}.2-chunks"
+        c_dir.mkdir(parents=True, exist_ok=True)
+        listing = c_dir / "_shards.json"
+        atomic_write_text(listing, json.dumps([{"refs": t.outputs[0], "prefix": t.kwargs["prefix"]}
+                                               for t in b_tasks]))
+        c_fp = _fingerprint([_files_digest(m) for m in b.markers])
+        c_tasks = [FnTask(stage_dir=str(c_dir), name=f"part-{c:05d}", fn=_gather_listed,
+                          kwargs={"chunk": c, "listing": str(listing), "out_prefix": str(c_dir / f"part-{c:05d}"),
+                                  "dtype": str(np.dtype(dtype))},
+                          outputs=[str(c_dir / f"part-{c:05d}.bin"), str(c_dir / f"part-{c:05d}.sizes")],
+                          fingerprint=c_fp)
+                   for c in range(n_chunks)]
+        c = runner.task_stage(f"{base}.2-chunks", c_tasks)
+    failed = [m for m in c.markers if m.get("quarantined")]
+    if failed:
+        errors = "; ".join(q.get("error", "") for m in failed for q in m["ledger"].get("quarantined", []))
+        raise RuntimeError(f"{len(failed)} chunk(s) of {variant} could not be written ({errors}); "
+                           f"rerun to retry (see `kllama status {run_dir}`)")
+
+    # 5. the output: chunk files in order, the index streamed
+    n_out, total = concatenate([str(c_dir / f"part-{k:05d}") for k in range(n_chunks)], out_prefix, dtype)
+    if not keep_work:
+        for d in (b_dir, c_dir):
+            for f in list(d.glob("part-*.refs")) + list(d.glob("part-*.bin")) + list(d.glob("part-*.sizes")):
+                f.unlink(missing_ok=True)
+
+    # 6. the sidecar: per source, the ledger, the store's reuse, the mix
+    ledger_a, ledger_b = Ledger(), Ledger()
     per_source: dict[str, dict[str, Any]] = {}
-    src_names: list[str] = []
-    item_src = []
-    for r in results:
-        ledger.merge(Ledger.from_dict(r["ledger"]))
-        local_to_global = []
-        for name in r["sources"]:
-            if name not in src_names:
-                src_names.append(name)
-            local_to_global.append(src_names.index(name))
-        item_src.append(np.asarray(local_to_global, dtype=np.int64)[r["item_source"]] if len(r["item_source"])
-                        else np.zeros(0, dtype=np.int64))
-        for name, counts in r["per_source"].items():
+    for s in shards:
+        am = a_marker[s["sha256"]]
+        ledger_a.merge(Ledger.from_dict(am["ledger"]))
+        for name, cnt in am.get("result", {}).get("per_source", {}).items():
             agg = per_source.setdefault(name, {})
-            for k, v in counts.items():
+            for k, v in cnt.items():
                 agg[k] = agg.get(k, 0) + int(v)
-    item_src_all = np.concatenate(item_src) if item_src else np.zeros(0, dtype=np.int64)
-    copies_all = (np.concatenate([r["copies"].astype(np.int64) for r in results]) if results
-                  else np.zeros(0, dtype=np.int64))
-    for i, name in enumerate(src_names):
-        sel = item_src_all == i
-        agg = per_source.setdefault(name, {})
-        agg["epochs"] = weights.get(name, DEFAULT_EPOCHS)
-        agg["docs"] = int(copies_all[sel].sum())
-        agg["tokens"] = int((sizes[sel] * copies_all[sel]).sum())
-    total = int((sizes * copies_all).sum())
+    for m in b.markers:
+        ledger_b.merge(Ledger.from_dict(m["ledger"]))
+        for name, cnt in m.get("result", {}).get("per_source", {}).items():
+            agg = per_source.setdefault(name, {})
+            for k, v in cnt.items():
+                agg[k] = agg.get(k, 0) + int(v)
+    for name, agg in per_source.items():
+        agg.setdefault("docs", 0)
+        agg.setdefault("tokens", 0)
+        agg["epochs"] = round(epochs.get(name, DEFAULT_EPOCHS), 9)
+    ledger = Ledger(docs_in=ledger_a.docs_in, bytes_in=ledger_a.bytes_in, docs_out=ledger_b.docs_out,
+                    bytes_out=ledger_a.bytes_out,
+                    dropped=ledger_a.dropped + ledger_b.dropped,
+                    quarantined=ledger_a.quarantined + ledger_b.quarantined)
+    achieved = {n: int(p["tokens"]) for n, p in per_source.items()}
+    by_slot: dict[str, int] = {}
+    for n, t in achieved.items():
+        by_slot[slots.get(n, n)] = by_slot.get(slots.get(n, n), 0) + t
+    if sum(achieved.values()) != total:
+        raise RuntimeError(f"{variant}: the chunks hold {total} tokens, the shards' copies {sum(achieved.values())}")
+    cpu = {"tokenize": sum(m.get("cpu_s", 0.0) for m in a.markers if not m.get("skipped")),
+           "scatter": sum(m.get("cpu_s", 0.0) for m in b.markers if not m.get("skipped")),
+           "gather": sum(m.get("cpu_s", 0.0) for m in c.markers if not m.get("skipped"))}
+    from kllama.engine.status import token_store_usage
+
+    usage = token_store_usage(run_dir).get(key, {})
     sidecar: dict[str, Any] = {
         "variant": variant, "run_dir": str(run_dir.resolve()), "groups": list(spec.get("groups", [])),
         "seed": seed, "split_digits": split_digits, "tokenizer": str(tok.path), "tokenizer_sha256": tok.sha256,
         "encoder": tok.encoder_name, "encoder_note": tok.encoder_note,
         "dtype": str(np.dtype(dtype)), "eod": tok.eod_id, "docs": n_out, "tokens": total,
-        "shards": len(shards), "per_source": {k: per_source[k] for k in sorted(per_source)},
-        "ledger": ledger.to_dict(),
-        "task_cpu_seconds": round(sum(r["cpu_s"] for r in results), 3),
-        "task_wall_seconds": round(sum(r["wall_s"] for r in results), 3),
+        "shards": len(shards), "chunks": n_chunks, "epochs": {k: round(v, 9) for k, v in sorted(epochs.items())},
+        "per_source": {k: per_source[k] for k in sorted(per_source)}, "ledger": ledger.to_dict(),
+        "store": {"key": key, "path": str(store), "shards": len(unique), "tokenized_now": tokenized_now,
+                  "reused": len(unique) - tokenized_now, "bytes": usage.get("bytes", 0)},
+        "stages": [tok_stage, f"{base}.1-scatter", f"{base}.2-chunks"],
+        "task_cpu_seconds": {k: round(v, 3) for k, v in cpu.items()},
     }
+    if mix is not None:
+        sidecar["mix"] = {"budget": mix.budget, "proportions": mix.proportions, "explicit": mix.explicit,
+                          "notes": mix.notes, "sources": mix.table(by_slot),
+                          "slots": {n: s for n, s in slots.items() if n != s}}
     if ctx_len:
         sidecar["ctx_len"] = ctx_len
         sidecar["magic_prime"] = magic_prime(total, ctx_len)
     atomic_write_text(out_prefix + ".json", json.dumps(sidecar, indent=1, sort_keys=True, default=str))
+    if not quiet and tokenized_now < len(unique):
+        print(f"kllama: token store {key}: {len(unique) - tokenized_now}/{len(unique)} shards reused, "
+              f"{tokenized_now} tokenized", file=sys.stderr)
     return VariantResult(prefix=out_prefix, tokens=total, docs=n_out, per_source=sidecar["per_source"],
-                         ledger=ledger, sidecar=sidecar)
+                         ledger=ledger, sidecar=sidecar, mix=mix)
+
+
+def _gather_listed(chunk: int, listing: str, out_prefix: str, dtype: str) -> dict[str, Any]:
+    """``gather_chunk`` with the shard list read from a file (not repeated in every task of the graph)."""
+    return gather_chunk(chunk, json.loads(Path(listing).read_text()), out_prefix, dtype)
 

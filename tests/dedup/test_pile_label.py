@@ -17,6 +17,7 @@ from kllama.config import load_recipe
 from kllama.dedup.pile_index import PileIndex, build_index
 from kllama.dedup.pile_label import PileLabel
 from kllama.engine.inprocess import run_global_in_process
+from kllama.engine.status import run_status
 from kllama.export import export_variant
 from kllama.pipeline import run_recipe
 from tests.conftest import samples_dir
@@ -67,6 +68,11 @@ def test_cli_pile_index(tmp_path):
                            "--serial"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "indexed 9 documents" in proc.stdout and (out / "index.json").exists()
+    # an engine task stage: one marker per Pile shard, shown by `kllama status INDEX`
+    status = run_status(out)
+    stage = status["stages"]["pile-index"]
+    assert stage["partitions_done"] == stage["partitions_total"] == 1 and stage["docs_in"] == 9
+    assert status["finished"]
 
 
 def test_bad_pile_shards_are_counted_not_fatal(tmp_path):
@@ -129,6 +135,15 @@ def test_exact_and_near_matches_set_the_groups(tmp_path):
 def test_missing_index_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="pile-index"):
         PileLabel(index_path=str(tmp_path / "nothing"))
+    # given pile_dir, the step is built without its index (the run plan builds steps first) and only loads it
+    _write_pile(tmp_path / "pile" / "00.jsonl.zst", [("a Pile document " * 10, "Pile-CC")])
+    step = PileLabel(pile_dir=str(tmp_path / "pile"), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="pile-index stage"):
+        step.emit_keys(pa.table({"text": ["x"]}))
+    tasks = step.setup_tasks()  # what the run's pile-index stage runs
+    assert [t["name"] for t in tasks] == ["part-00000"] and step.setup_stage_name.startswith("pile-index.")
+    step.finish_setup([t["fn"](**t["kwargs"]) for t in tasks])
+    assert step.index.meta["docs"] == 1
 
 
 E2E_RECIPE = """
@@ -181,6 +196,11 @@ def test_demo_sources_labelled_and_g3_export_leaves_out_exactly_the_overlap(tmp_
         by_group.setdefault(s["group"], set()).update(ids)
     assert by_group.get("pile-overlap"), "the demo Pile shard overlaps the demo sources"
     assert {s["source"] for s in manifest["shards"] if s["group"] == "pile-overlap"} == {"c4", "books"}
+    # the index of pile_dir was built as the run's own engine stage, before any source
+    index_stage = [n for n in summary.stages if n.startswith("pile-index.")]
+    assert len(index_stage) == 1 and summary.stages[index_stage[0]].docs_in > 0
+    st = run_status(run)["stages"][index_stage[0]]
+    assert st["partitions_done"] == st["partitions_total"] >= 1
     stats = summary.stages["c4.02-pile_label"].stats
     assert stats["pile_overlap:c4:exact"] >= 1 and stats["pile_overlap:c4:near"] >= 1
     export_variant(run, "G3", "jsonl.zst", tmp_path / "g3", repeat=False)  # each document once, not by epochs

@@ -13,8 +13,9 @@ import pytest
 
 from kllama.cli import main
 from kllama.tokenize.rwkv import magic_prime
+from kllama.tokenize.store import tokenize_shard
 from kllama.tokenize.tokenizer import DigitSplitTokenizer
-from kllama.tokenize.variant import ShardTask, copies_for, load_variant, tokenize_shard, tokenize_variant
+from kllama.tokenize.variant import copies_for, load_variant, tokenize_variant
 from tests.tokenize.helpers import RwkvStyleReader, make_run_dir, write_shard
 
 
@@ -139,25 +140,24 @@ def test_manifest_paths_must_stay_inside_run_dir(tmp_path: Path) -> None:
         load_variant(tmp_path, "G1")
 
 
-def _task(path: Path, tmp_path: Path, sha256: str | None, docs: int) -> ShardTask:
-    return ShardTask(index=0, path=str(path), source="wikipedia", group="core", sha256=sha256, manifest_docs=docs,
-                     part_prefix=str(tmp_path / "part"), tokenizer_path=None, split_digits=True, weights={},
-                     seed=0)
+def _shard(path: Path, tmp_path: Path, sha256: str | None, docs: int) -> dict:
+    """Tokenize one shard into a store entry under ``tmp_path`` (as the token stage's task does)."""
+    return tokenize_shard(str(path), sha256, docs, "wikipedia", str(tmp_path / "entry"), None, True)
 
 
 def test_bad_shards_are_quarantined_and_counted(tmp_path: Path) -> None:
     rows = [{"id": f"w/{i}", "text": f"document {i} " + "word " * 400, "source": "wikipedia", "group": "core"}
             for i in range(60)]
     info = write_shard(tmp_path / "s.parquet", rows)
-    good = tokenize_shard(_task(tmp_path / "s.parquet", tmp_path, info["sha256"], 60))
+    good = _shard(tmp_path / "s.parquet", tmp_path, info["sha256"], 60)
     assert good["ledger"]["docs_out"] == 60 and not good["ledger"]["quarantined"]
 
-    bad = tokenize_shard(_task(tmp_path / "s.parquet", tmp_path, "0" * 64, 60))
+    bad = _shard(tmp_path / "s.parquet", tmp_path, "0" * 64, 60)
     assert bad["ledger"]["dropped"] == {"shard_checksum_mismatch": 60} and bad["ledger"]["quarantined"]
 
     (tmp_path / "t.parquet").write_bytes((tmp_path / "s.parquet").read_bytes()[:-100])  # no footer
-    bad = tokenize_shard(_task(tmp_path / "t.parquet", tmp_path, None, 60))
-    assert bad["ledger"]["dropped"] == {"unreadable_shard": 60} and len(bad["copies"]) == 0
+    bad = _shard(tmp_path / "t.parquet", tmp_path, None, 60)
+    assert bad["ledger"]["dropped"] == {"unreadable_shard": 60} and bad["docs"] == 0
 
     # a corrupt data page in the second row group: the first row group is kept, the rest counted
     table = pq.read_table(tmp_path / "s.parquet")
@@ -168,36 +168,46 @@ def test_bad_shards_are_quarantined_and_counted(tmp_path: Path) -> None:
     start = col.dictionary_page_offset or col.data_page_offset
     raw[start:start + col.total_compressed_size] = b"\xff" * col.total_compressed_size
     (tmp_path / "m.parquet").write_bytes(bytes(raw))
-    res = tokenize_shard(_task(tmp_path / "m.parquet", tmp_path, None, 60))
+    res = _shard(tmp_path / "m.parquet", tmp_path, None, 60)
     led = res["ledger"]
     assert led["docs_in"] == 60 and led["docs_out"] + sum(led["dropped"].values()) == 60
     assert led["dropped"].get("unreadable_shard", 0) >= 30 and led["quarantined"]
 
 
-@pytest.mark.parametrize("chunk_tokens", [1, 5, 1 << 24])
-def test_write_permuted_gathers_the_right_slices(tmp_path: Path, chunk_tokens: int) -> None:
+@pytest.mark.parametrize(("n_chunks", "max_len"), [(1, 9), (3, 9), (7, 9), (3, 400)])
+def test_scatter_gather_concatenate_is_the_key_order(tmp_path: Path, n_chunks: int, max_len: int) -> None:
+    """The two-level shuffle gives every copy once, in the order of the copies' keys, for any chunk count."""
     import numpy as np
+    import pyarrow as pa
 
     from kllama.tokenize.binidx import BinidxReader, BinidxWriter
-    from kllama.tokenize.variant import write_permuted
+    from kllama.tokenize.shuffle import concatenate, gather_chunk, order_keys, scatter_shard
 
     rng = np.random.default_rng(0)
-    shards = [[rng.integers(1, 50000, rng.integers(0, 9)).tolist() for _ in range(n)] for n in (7, 0, 12, 3)]
-    results = []
-    for k, docs in enumerate(shards):
-        with BinidxWriter(tmp_path / f"p{k}", np.uint16) as w:
+    shards = []
+    expected = []  # (key, shard, item, copy, tokens)
+    for k, n in enumerate((7, 0, 12, 3)):
+        docs = [rng.integers(1, 50000, rng.integers(0, max_len)).tolist() for _ in range(n)]
+        ids = [f"s/{k}-{i}" for i in range(n)]
+        prefix = tmp_path / f"e{k}"
+        with BinidxWriter(prefix, np.uint16) as w:
             w.add_documents(docs)
-        results.append({"part_prefix": str(tmp_path / f"p{k}"), "has_part": True,
-                        "copies": np.array([(i % 3) for i in range(len(docs))], dtype=np.uint16)})
-    order, sizes = write_permuted(results, tmp_path / "out", np.dtype(np.uint16), seed=5, chunk_tokens=chunk_tokens)
-    flat = [d for docs in shards for d in docs]
-    expected_items = [flat[g] + [0] for g in order.tolist()]
-    assert sorted(order.tolist()) == sorted(g for g in range(len(flat)) for _ in range(g_copies(results, g)))
-    r = BinidxReader(tmp_path / "out")
-    assert [r[i].tolist() for i in range(len(r))] == expected_items
-    assert r.tokens.tolist() == [t for item in expected_items for t in item]
-
-
-def g_copies(results: list[dict], g: int) -> int:
-    flat = [int(c) for r in results for c in r["copies"]]
-    return flat[g]
+        pq.write_table(pa.table({"id": pa.array(ids, pa.string()), "source": pa.array(["s"] * n, pa.string())}),
+                       f"{prefix}.docs.parquet")
+        res = scatter_shard(str(prefix), "s", {"s": 1.6}, 5, n_chunks, str(tmp_path / f"r{k}-{n_chunks}.refs"))
+        copies = np.array([copies_for(d, 1.6, 5) for d in ids], dtype=np.int64)
+        assert res["copies"] == int(copies.sum())
+        keys = order_keys(ids, copies, 5).tolist()
+        items = np.repeat(np.arange(n), copies).tolist()
+        expected += [(key, k, it, docs[it] + [0]) for key, it in zip(keys, items, strict=True)]
+        shards.append({"refs": str(tmp_path / f"r{k}-{n_chunks}.refs"), "prefix": str(prefix)})
+    parts = []
+    for c in range(n_chunks):
+        gather_chunk(c, shards, str(tmp_path / f"c{c}-{n_chunks}"), "uint16", chunk_tokens=5 * max_len)
+        parts.append(str(tmp_path / f"c{c}-{n_chunks}"))
+    items, tokens = concatenate(parts, tmp_path / f"out{n_chunks}", np.uint16)
+    expected.sort(key=lambda e: (e[0], e[1], e[2]))
+    r = BinidxReader(tmp_path / f"out{n_chunks}")
+    assert [r[i].tolist() for i in range(len(r))] == [e[3] for e in expected]
+    assert (items, tokens) == (len(expected), sum(len(e[3]) for e in expected))
+    assert r.doc_idx.tolist() == list(range(len(r) + 1))
