@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"kllama.commands.{mod.name}")
         module.register(sub)
+    from kllama.commands._help import finish_help
+
+    finish_help(parser)  # examples and defaults in every sub-command's --help
     return parser
 
 

@@ -14,6 +14,7 @@ from kllama import __version__
 from kllama.config import Recipe
 from kllama.core.files import atomic_write_text
 from kllama.core.ledger import Ledger
+from kllama.engine.heartbeat import DriverHeartbeat
 from kllama.engine.plan import RunPlan, build_plan
 from kllama.engine.runner import StageRunner
 
@@ -63,6 +64,12 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
     run_dir = Path(run_dir)
     plan = plan if plan is not None else build_plan(recipe)
     _check_run_dir(run_dir, recipe)
+    with DriverHeartbeat(run_dir):  # DIR/driver.json: kllama status tells a live run from a stopped one
+        return _run_checked(recipe, run_dir, client, progress, plan)
+
+
+def _run_checked(recipe: Recipe, run_dir: Path, client: Client, progress: bool, plan: RunPlan) -> RunSummary:
+    """``run_recipe`` once the plan and the run folder are checked."""
     plan.write(run_dir / "plan.json")
     runner = StageRunner(client, run_dir, progress=progress, batch_docs=plan.batch_docs,
                          drop_samples=plan.drop_samples)
@@ -70,6 +77,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
     post = list(recipe.run.get("post", []))
     # every shard of the run gets the stage columns of every step of the recipe: one schema for the store
     store_steps = sorted({spec["step"] for s in recipe.sources.values() for spec in [*s.pipeline, *post]})
+    # what steps need before any partition, as engine stages (the Pile index of a pile_label given pile_dir)
+    setup = runner.setup_stages([spec for _, sp in sorted(plan.sources.items()) for st in sp.stages for spec in st.specs])
+    summary.stages.update({stage: res.ledger for stage, res in setup.items()})
     for name, sp in sorted(plan.sources.items()):
         read, *middle, shards = sp.stages
         res = runner.read_stage(read.name, name, sp.reader, recipe.sources[name].options, sp.partitions,
@@ -77,9 +87,6 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
         summary.stages[res.name] = res.ledger
         outputs = res.outputs
         for st in middle:
-    # what steps need before any partition, as engine stages (the Pile index of a pile_label given pile_dir)
-    setup = runner.setup_stages([spec for _, sp in sorted(plan.sources.items()) for st in sp.stages for spec in st.specs])
-    summary.stages.update({stage: res.ledger for stage, res in setup.items()})
             if st.kind == "global":
                 res = runner.global_stage(st.name, outputs, st.specs[0])
             else:
@@ -90,6 +97,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, client: Client, progress: bool = T
     summary.manifest = write_manifest(run_dir, recipe, summary.shards)
     ledger = {name: led.to_dict() for name, led in summary.stages.items()}
     atomic_write_text(run_dir / "ledger.json", json.dumps(ledger, indent=1, sort_keys=True))
+    runner.report_skipped()  # a rerun of a finished run: one line for all it skipped
     return summary
 
 

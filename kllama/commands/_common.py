@@ -37,7 +37,9 @@ def _walltime(text: str) -> str:
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=None, help="worker processes (local) or jobs (slurm/pbs)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="worker processes (local; default: the number of CPUs) or jobs (slurm/pbs; default: the "
+                        "jobqueue YAML's maximum)")
     p.add_argument("--cluster", default="local",
                    help="local (default), slurm, pbs, a scheduler address tcp://HOST:PORT or a scheduler file")
     p.add_argument("--jobqueue-config", default=None, metavar="YAML",

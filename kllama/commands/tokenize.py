@@ -14,8 +14,16 @@ Both print the RWKV-LM flags ``--my_exit_tokens`` and ``--magic_prime`` for ``--
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,9 +40,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "tokenizer file, else HF tokenizers; hf or fast forces one (same ids)")
     p.add_argument("--ctx-len", type=int, default=4096, help="context length for --magic_prime (default 4096)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling and the shuffle (default 0)")
-    p.add_argument("--workers", type=int, default=None, help="Dask worker processes (RUN_DIR form)")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="Dask worker processes, RUN_DIR form (default: the number of CPUs)")
     p.add_argument("--cluster", default="local", help="local (default), slurm, pbs or a scheduler address")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("--tokens", type=float, default=None, metavar="N",
+                   help="token budget (RUN_DIR form): each source's epochs from the store's token counts so that "
+                        "the variant matches --proportions (e.g. 1e9)")
+    p.add_argument("--proportions", default="llama",
+                   help="with --tokens: 'llama' (Table 1: commoncrawl 67, c4 15, github/wikipedia/books 4.5, "
+                        "arxiv 2.5, stackexchange 2 %%) or NAME=PERCENT,...")
     # G2 A.6 (kllama/tokenize/work_tokens.py): Galactica's <work> tags as plain text or as two new ids
     p.add_argument("--work-tokens", choices=("text", "added"), default="text",
                    help="text (default): <work> and </work> stay plain text for the unchanged tokenizer; added: "
@@ -44,18 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from kllama.tokenize.binidx import exists
-    p.add_argument("--tokens", type=float, default=None, metavar="N",
-                   help="token budget (RUN_DIR form): each source's epochs from the store's token counts so that "
-                        "the variant matches --proportions (e.g. 1e9)")
-    p.add_argument("--proportions", default="llama",
-                   help="with --tokens: 'llama' (Table 1: commoncrawl 67, c4 15, github/wikipedia/books 4.5, "
-                        "arxiv 2.5, stackexchange 2 %%) or NAME=PERCENT,...")
     from kllama.tokenize.rwkv import magic_prime_warning, rwkv_settings
 
     if bool(args.jsonl) == bool(args.run_dir):
         raise ValueError("give either RUN_DIR (with --variant) or --jsonl FILE")
     if args.run_dir and not args.variant:
         raise ValueError("RUN_DIR needs --variant (G1, G2 or G3)")
+    if args.jsonl and os.path.isdir(args.jsonl):
+        raise ValueError(f"--jsonl takes one JSON-lines file (.jsonl, .jsonl.gz, .jsonl.zst), and {args.jsonl} is a "
+                         "folder; for a finished run folder use: kllama tokenize RUN_DIR --variant G1|G2|G3 "
+                         "--output PREFIX")
+    if args.jsonl and not os.path.exists(args.jsonl):
+        raise FileNotFoundError(f"--jsonl {args.jsonl}: no such file")
     if exists(args.output) and not args.force:
         raise FileExistsError(f"{args.output}.bin/.idx exists; pass --force to overwrite")
     split = not args.no_split_digits
@@ -85,6 +100,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"encoder: {vres.sidecar['encoder']} ({vres.sidecar['encoder_note']})")
         for name, s in vres.per_source.items():
             print(f"  {name}: epochs {s.get('epochs')}, {s.get('docs', 0)} documents, {s.get('tokens', 0)} tokens")
+        st = vres.sidecar["store"]
+        print(f"token store {st['key']}: {st['shards']} shards, {st['tokenized_now']} tokenized now, "
+              f"{st['reused']} reused")
+        if vres.mix is not None:
+            from kllama.tokenize.mix import format_mix
+
+            print(format_mix(vres.sidecar["mix"]))
         print(f"sidecar: {args.output}.json")
     dt = time.perf_counter() - t0
     drops = ", ".join(f"{k}={v}" for k, v in sorted(led.dropped.items())) or "none"
@@ -100,11 +122,4 @@ def main(args: argparse.Namespace) -> int:
     warning = magic_prime_warning(tokens, args.ctx_len)
     if warning:
         print(warning, file=sys.stderr)
-        st = vres.sidecar["store"]
-        print(f"token store {st['key']}: {st['shards']} shards, {st['tokenized_now']} tokenized now, "
-              f"{st['reused']} reused")
-        if vres.mix is not None:
-            from kllama.tokenize.mix import format_mix
-
-            print(format_mix(vres.sidecar["mix"]))
     return 0

@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from distributed import Client, LocalCluster
 
@@ -36,6 +37,27 @@ def workers_ignore_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _silence_worker_logs() -> None:
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
+
+def _quiet_after_interrupt(client: Client) -> Any:
+    """After Ctrl-C the cluster closes while tasks still run: the workers would log each cancelled task and the
+    nannies each worker they kill. Ctrl-C's one line is enough: those warnings are turned off (errors stay), and
+    a second Ctrl-C does not break the closing."""
+    import logging
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the cluster is closed
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with contextlib.suppress(Exception):
+        client.run(_silence_worker_logs)
+    return previous
 
 
 @contextlib.contextmanager
@@ -72,11 +94,17 @@ def open_client(cluster: str = "local", workers: int | None = None, quiet: bool 
         if not quiet:
             print(f"kllama: local Dask cluster with {workers} workers; dashboard {client.dashboard_link}",
                   file=sys.stderr)
+        restore = None
         try:
             yield client
+        except KeyboardInterrupt:
+            restore = _quiet_after_interrupt(client)
+            raise
         finally:
             client.close()
             lc.close()
+            if restore is not None:
+                signal.signal(signal.SIGINT, restore)
         return
     if cluster in ("slurm", "pbs"):
         from kllama.engine.jobqueue import open_jobqueue_client
