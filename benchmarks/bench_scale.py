@@ -121,7 +121,7 @@ def measure(cmd: list[str], scratch: Path, interval: float = 0.25, env: dict | N
                 if p.pid not in roles:
                     roles[p.pid] = _role(p)
                 peak[p.pid] = max(peak.get(p.pid, 0), rss)
-                cpu_seen[p.pid] = ct.user + ct.system + getattr(ct, "children_user", 0) * 0
+                cpu_seen[p.pid] = ct.user + ct.system
             if k % 8 == 0:
                 spilled = max(spilled, _spill_bytes(scratch))
             k += 1
