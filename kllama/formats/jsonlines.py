@@ -22,6 +22,8 @@ from kllama.core.ledger import Ledger
 
 #: zstd window limit (Pile shards use level 3, a few MB); larger windows are refused (decompression bombs).
 MAX_WINDOW_SIZE = 1 << 27
+#: the window of Pushshift's Reddit dumps (``zstd --long=31``): a reader of them passes it explicitly
+PUSHSHIFT_WINDOW_SIZE = 1 << 31
 #: compressed bytes handed to zstd per call; bounds the output of one call (zstd's ratio is at most ~32768:1)
 FEED_BYTES = 4096
 #: errors that mean the compressed stream under a reader is corrupt or ends early
@@ -37,13 +39,14 @@ class ZstdStream(io.RawIOBase):
 
     (``ZstdDecompressor.stream_reader`` ends silently when the input stops inside a frame.) Raises
     ``zstandard.ZstdError`` on corrupt data and on an input that ends before its frame does.
+    ``max_window_size``: the largest window accepted (memory the decoder may take).
     """
 
-    def __init__(self, raw: IO[bytes], chunk: int = 1 << 20) -> None:
+    def __init__(self, raw: IO[bytes], chunk: int = 1 << 20, max_window_size: int = MAX_WINDOW_SIZE) -> None:
         super().__init__()
         self._raw = raw
         self._chunk = chunk
-        self._dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=max_window_size)
         self._obj = self._dctx.decompressobj()
         self._pending = b""
         self._input = b""
@@ -79,10 +82,10 @@ class ZstdStream(io.RawIOBase):
         return n
 
 
-def open_decompressed(raw: IO[bytes], name: str) -> IO[bytes]:
+def open_decompressed(raw: IO[bytes], name: str, max_window_size: int = MAX_WINDOW_SIZE) -> IO[bytes]:
     """A buffered binary stream of ``raw`` decompressed by the suffix of ``name`` (.zst, .gz, else as is)."""
     if name.endswith(".zst"):
-        return io.BufferedReader(ZstdStream(raw), buffer_size=1 << 20)
+        return io.BufferedReader(ZstdStream(raw, max_window_size=max_window_size), buffer_size=1 << 20)
     if name.endswith(".gz"):
         return gzip.GzipFile(fileobj=raw, mode="rb")
     return raw

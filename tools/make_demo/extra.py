@@ -2,13 +2,12 @@
 
     python -m tools.make_demo.extra
 
-``maths/maths-00000.jsonl.zst``: worked arithmetic and algebra problems; ``dialogue/dialogue-00000.jsonl.gz``:
-short two-speaker dialogues. Byte-identical on every run (fixed seed, gzip mtime 0, one zstd stream).
+``maths/maths-00000.jsonl.zst``: worked arithmetic and algebra problems (the dialogue demo inputs are made by
+``tools/make_demo/dialogue.py``). Byte-identical on every run (fixed seed, one zstd stream).
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 from pathlib import Path
@@ -31,26 +30,11 @@ def maths(rng: random.Random, n: int = 24) -> list[dict]:
     return out
 
 
-def dialogue(rng: random.Random, n: int = 12) -> list[dict]:
-    topics = ["the river survey", "the library catalogue", "the bridge design", "the garden plan"]
-    out = []
-    for i in range(n):
-        t = rng.choice(topics)
-        lines = [f"A: Did you finish {t}?", f"B: Almost. I still need {rng.randint(2, 9)} more hours.",
-                 "A: What is left to do?", f"B: The last section on {rng.choice(topics)} and the summary.",
-                 "A: Send it to me when it is ready and I will read it tonight.", "B: Thanks, I will."]
-        out.append({"text": "\n".join(lines), "conversation": i})
-    return out
-
-
 def main() -> None:
     rng = random.Random(7)
     (HERE / "maths").mkdir(exist_ok=True)
-    (HERE / "dialogue").mkdir(exist_ok=True)
     data = "".join(json.dumps(r) + "\n" for r in maths(rng)).encode()
     (HERE / "maths" / "maths-00000.jsonl.zst").write_bytes(zstandard.ZstdCompressor(level=3).compress(data))
-    data = "".join(json.dumps(r) + "\n" for r in dialogue(rng)).encode()
-    (HERE / "dialogue" / "dialogue-00000.jsonl.gz").write_bytes(gzip.compress(data, mtime=0))
 
 
 if __name__ == "__main__":
