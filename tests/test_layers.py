@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "_build_native": set(),
     "config": {"core"},
     "text": {"core", "native"},
-    "formats": {"core", "native"},
+    "formats": {"core", "native", "text"},
     "download": {"core", "formats", "config", "sources"},
     "models": {"core", "formats", "text", "native", "config", "download", "sources"},
     "sources": {"core", "formats", "text", "native", "config"},
