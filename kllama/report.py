@@ -24,8 +24,13 @@ import pyarrow.parquet as pq
 from kllama import __version__
 from kllama.core.variants import replacement_volumes, select_variant
 
+#: series colours: Tableau 10, then ten more of other hues and lightness (no two alike, so that adjacent series
+#: never share a near-identical shade); a chart with more series cycles them
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-           "#bab0ac")
+           "#bab0ac", "#1f3a93", "#8c2d04", "#006d2c", "#a50f15", "#00a4b4", "#7a6a00", "#5e2a84", "#d6457a",
+           "#3d2817", "#52575c")
+#: average advance of a character: 12 px text, 13 px bold titles, 11 px notes (system-ui); to fit text in a plot
+CHAR_PX, TITLE_CHAR_PX, NOTE_CHAR_PX = 7.0, 7.6, 6.4
 #: licence notes per source for the dataset card (the run's recipe decides which sources are present)
 LICENCES = {
     "commoncrawl": "CommonCrawl Terms of Use; each page stays under its publisher's terms",
@@ -107,14 +112,50 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _wrap(text: str, max_chars: int) -> list[str]:
+    """``text`` cut at spaces into lines of at most ``max_chars`` (a longer word stays whole)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= max_chars:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def _shorten(label: str, max_chars: int) -> str:
+    """A label that fits ``max_chars``: its start and end around an ellipsis (the full text goes in a tooltip)."""
+    if len(label) <= max_chars:
+        return label
+    keep = max(max_chars - 1, 2)
+    return label[: (keep + 1) // 2] + "\u2026" + label[len(label) - keep // 2:]
+
+
+def _heading(title: str, note: str, width: int) -> tuple[list[str], int]:
+    """SVG text lines of a chart's title (bold, wrapped to ``width``) and its note (smaller), and the y below."""
+    esc = html.escape
+    out, y = [], 20
+    for line in _wrap(title, int((width - 16) / TITLE_CHAR_PX)):
+        out.append(f'<text x="8" y="{y}" class="title">{esc(line)}</text>')
+        y += 17
+    for line in _wrap(note, int((width - 16) / NOTE_CHAR_PX)) if note else []:
+        out.append(f'<text x="8" y="{y - 2}" class="note">{esc(line)}</text>')
+        y += 15
+    return out, y - 6
+
+
 def bar_chart(title: str, categories: list[str], series: dict[str, list[float]], *, stacked: bool = True,
-              width: int = 720, unit: str = "") -> str:
-    """Horizontal bars, one row per category; several series are stacked (or grouped)."""
+              width: int = 720, unit: str = "", note: str = "") -> str:
+    """Horizontal bars, one row per category; several series are stacked (or grouped). The title wraps to the
+    chart's width, ``note`` is a smaller line under it, and a label too long for the label column is shortened
+    (full text in its tooltip)."""
     if not categories or not series:
         return _empty(title)
     esc = html.escape
-    row_h, top = 22, 34
-    label_w = min(320, max(90, 14 + int(7.2 * max(len(c) for c in categories))))
+    row_h = 22
+    heading, top = _heading(title, note, width)
+    label_w = min(320, max(90, 14 + int(CHAR_PX * max(len(c) for c in categories))))
+    fit = int((label_w - 12) / CHAR_PX)
     names = list(series)
     legend = _legend_layout(names, label_w, width) if len(names) > 1 else []
     legend_h = (max(y for _, _, y in legend) + 22) if legend else 0
@@ -125,13 +166,13 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list[float]],
     vmax = max(totals) or 1
     plot_w = width - label_w - 70
     out = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
-           f'<text x="8" y="20" class="title">{esc(title)}</text>']
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">', *heading]
     y = top
     for i, cat in enumerate(categories):
         if stacked:
             x = label_w
-            out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{esc(cat)}</text>')
+            out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{esc(_shorten(cat, fit))}'
+                       f'<title>{esc(cat)}</title></text>')
             for k, n in enumerate(names):
                 v = series[n][i]
                 w = plot_w * v / vmax
@@ -146,8 +187,9 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list[float]],
             for k, n in enumerate(names):
                 v = series[n][i]
                 w = plot_w * v / vmax
-                label = cat if k == 0 else ""
-                out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{esc(label)}</text>')
+                if k == 0:
+                    out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{esc(_shorten(cat, fit))}'
+                               f'<title>{esc(cat)}</title></text>')
                 out.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 0.8):.1f}" height="{row_h - 6}" '
                            f'fill="{_color(k)}"><title>{esc(cat)} / {esc(n)}: {_fmt(v)}{unit}'
                            f'</title></rect>')
@@ -162,15 +204,15 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list[float]],
 
 
 def _color(k: int) -> str:
-    """The k-th series colour: the palette, then evenly spread hues."""
-    return PALETTE[k] if k < len(PALETTE) else f"hsl({(k * 47) % 360},55%,50%)"
+    """The k-th series colour (the palette, cycled)."""
+    return PALETTE[k % len(PALETTE)]
 
 
 def _legend_layout(names: list[str], left: int, width: int) -> list[tuple[str, int, int]]:
     """``(name, x, y)`` of each legend entry, wrapped into lines that fit ``width``."""
     out, x, y = [], left, 0
     for n in names:
-        w = 24 + 7 * len(n)
+        w = 28 + int(CHAR_PX * len(n))
         if x + w > width - 8 and x > left:
             x, y = left, y + 18
         out.append((n, x, y))
@@ -235,6 +277,40 @@ def histogram(title: str, values: list[float] | dict[str, int] | list[tuple[str,
     return "\n".join(out)
 
 
+def drops_chart(title: str, drops: list[tuple[str, dict[str, int]]], *, width: int = 720) -> str:
+    """Drops per stage and reason: each stage a heading line (its full name and total), under it one labelled bar
+    per reason. No legend to decode: every bar says its reason; stages alternate colours."""
+    drops = [(st, r) for st, r in drops if sum(r.values())]
+    if not drops:
+        return _empty(title)
+    esc = html.escape
+    row_h, head_h = 20, 22
+    heading, top = _heading(title, "", width)
+    reasons = [reason for _, r in drops for reason in r]
+    label_w = min(300, max(120, 24 + int(CHAR_PX * max(len(r) for r in reasons))))
+    fit = int((label_w - 12) / CHAR_PX)
+    plot_w = width - label_w - 60
+    vmax = max(n for _, r in drops for n in r.values()) or 1
+    height = top + len(drops) * head_h + len(reasons) * row_h + 14
+    out = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">', *heading]
+    y = top
+    for k, (stage, reasons_n) in enumerate(drops):
+        y += head_h
+        out.append(f'<text x="8" y="{y - 6}" class="stage">{esc(stage)} '
+                   f'<tspan class="val">({_fmt(sum(reasons_n.values()))} dropped)</tspan></text>')
+        for reason, n in sorted(reasons_n.items(), key=lambda kv: (-kv[1], kv[0])):
+            w = plot_w * n / vmax
+            out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{esc(_shorten(reason, fit))}'
+                       f'<title>{esc(reason)}</title></text>')
+            out.append(f'<rect x="{label_w}" y="{y + 3}" width="{max(w, 0.8):.1f}" height="{row_h - 6}" '
+                       f'fill="{_color(k % 2)}"><title>{esc(stage)} / {esc(reason)}: {n}</title></rect>')
+            out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" class="val">{_fmt(n)}</text>')
+            y += row_h
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def _empty(title: str) -> str:
     return (f'<svg class="plot empty" xmlns="http://www.w3.org/2000/svg" width="720" height="50">'
             f'<text x="8" y="20" class="title">{html.escape(title)}</text>'
@@ -256,7 +332,8 @@ def per_source_group(manifest: dict[str, Any], field: str) -> tuple[list[str], d
 
 def per_variant(manifest: dict[str, Any], tokenized: list[dict[str, Any]]
                 ) -> tuple[list[str], dict[str, dict[str, list[float]]], list[str]]:
-    """Per variant and source: documents and tokens (measured from tokenization sidecars, else estimated)."""
+    """Per variant and source: documents (each once) and tokens as training sees them, after the variant's epochs
+    (measured from tokenization sidecars, else estimated as bytes / 4.2 times the source's epochs)."""
     sources = sorted({s["source"] for s in manifest.get("shards", [])})
     variants = sorted(manifest.get("variants", {}))
     docs: dict[str, list[float]] = {}
@@ -265,9 +342,12 @@ def per_variant(manifest: dict[str, Any], tokenized: list[dict[str, Any]]
     for v in variants:
         d = Counter()
         b = Counter()
-        for s in select_variant(manifest, v).shards:
+        sel = select_variant(manifest, v)
+        for s in sel.shards:
             d[s["source"]] += s.get("docs", 0)
-            b[s["source"]] += s.get("tokens") or s.get("bytes", 0) * TOKENS_PER_BYTE_ESTIMATE
+            # like a tokenized variant's counts: each source's documents taken its epochs' times (Table 1)
+            b[s["source"]] += (s.get("tokens") or s.get("bytes", 0) * TOKENS_PER_BYTE_ESTIMATE) \
+                * sel.weights.get(s["source"], 1.0)
         docs[v] = [d[s] for s in sources]
         if v in measured:
             toks[v] = [measured[v]["per_source"].get(s, {}).get("tokens", 0) for s in sources]
@@ -360,10 +440,12 @@ def recipe_filters(run_info: dict[str, Any]) -> list[tuple[str, str, dict[str, A
 
 # -- HTML ----------------------------------------------------------------------------------------------------
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:980px;color:#222}
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:980px;color:#222;
+padding:0 16px}
 h1{font-size:22px}h2{font-size:17px;margin-top:30px;border-bottom:1px solid #ddd}
-svg.plot{display:block;margin:10px 0;background:#fafafa;border:1px solid #eee}
+svg.plot{display:block;margin:10px 0;background:#fafafa;border:1px solid #eee;max-width:100%;height:auto}
 svg text{font:12px system-ui,sans-serif;fill:#333}svg text.title{font-weight:600;font-size:13px}
+svg text.note{fill:#555;font-size:11px}svg text.stage{font-weight:600}
 svg text.val,svg text.tick{fill:#666;font-size:11px}svg .axis{stroke:#999}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
 th{background:#f3f3f3}td.t{text-align:left}td:first-child,th:first-child{text-align:left}code{background:#f3f3f3;padding:0 3px}
@@ -400,11 +482,13 @@ def render_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Variants</h2>")
     parts.append(bar_chart("Documents per source and variant", vsources, per_v["docs"], stacked=False))
     estimated = [v for v in per_v["tokens"] if v not in measured]
-    tok_title = "Tokens per source and variant"
+    tok_note = "after each source's epochs (Table 1 weights: a source read 2.45 times counts 2.45 times)"
     if estimated:
-        tok_title += (f" ({', '.join(measured)} tokenized; " if measured else " (") + \
-            f"{', '.join(estimated)} estimated as bytes / 4.2: run `kllama tokenize` for exact counts)"
-    parts.append(bar_chart(tok_title, vsources, per_v["tokens"], stacked=False))
+        tok_note = (f"({', '.join(measured)} tokenized; " if measured else "(") + \
+            f"{', '.join(estimated)} estimated as bytes / 4.2 \u00d7 the source's epochs; all counts are " \
+            "after each source's epochs, as training sees them: run `kllama tokenize` for exact counts)"
+    parts.append(bar_chart("Tokens per source and variant", vsources, per_v["tokens"], stacked=False,
+                           note=tok_note))
     if measured:
         mix_sources, shares = mix_against_table1(vsources, per_v["tokens"], measured)
         parts.append(bar_chart("Share of tokens per source, %: tokenized variants against LLaMA Table 1",
@@ -421,7 +505,8 @@ def render_html(data: dict[str, Any]) -> str:
 
     stages, drops = drops_by_stage(ledger)
     parts.append("<h2>Drops by reason per stage</h2>")
-    parts.append(bar_chart("Documents dropped per stage, by named reason (stages that dropped any)", stages, drops))
+    parts.append(drops_chart("Documents dropped per stage, by named reason (stages that dropped any)",
+                             [(st, {r: int(drops[r][i]) for r in drops if drops[r][i]}) for i, st in enumerate(stages)]))
     srows = [[st, led.get("docs_in", 0), led.get("docs_out", 0), sum(led.get("dropped", {}).values()),
               "yes" if led.get("docs_in", 0) == led.get("docs_out", 0) + sum(led.get("dropped", {}).values())
               else "NO", len(led.get("quarantined", []))] for st, led in sorted(ledger.items())]

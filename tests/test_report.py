@@ -110,7 +110,33 @@ def test_report_needs_a_finished_run(tmp_path):
     assert kllama(["report", str(tmp_path), "--output", str(tmp_path / "r.html")]) == 2
 
 
-def test_screenshot_in_headless_chromium(report, tmp_path):
+def test_nothing_is_cut_and_colours_are_distinct(report):
+    """Every title, note and label fits inside its plot (measured with the report's own character widths, which
+    the screenshots below were checked against), and no two series of a chart share a colour."""
+    from kllama.report import CHAR_PX, NOTE_CHAR_PX, TITLE_CHAR_PX
+
+    _, page, _ = report
+    ns = "{http://www.w3.org/2000/svg}"
+    for svg in svgs(page):
+        width = float(svg.get("width"))
+        for t in svg.iter(f"{ns}text"):
+            text = "".join(t.itertext()).replace("".join(x.text or "" for x in t.iter(f"{ns}title")), "")
+            size = {"title": TITLE_CHAR_PX, "stage": TITLE_CHAR_PX, "note": NOTE_CHAR_PX}.get(t.get("class"), CHAR_PX)
+            px = len(text) * size
+            x = float(t.get("x"))
+            left, right = (x - px, x) if t.get("text-anchor") == "end" else (x, x + px)
+            assert left >= 0 and right <= width, (text, left, right, width)
+        swatches = [r.get("fill") for r in svg.iter(f"{ns}rect") if r.get("width") == "12"]
+        assert len(swatches) == len(set(swatches)), swatches  # a legend never repeats a colour
+    # the token chart says that its counts include the epochs, measured or estimated (its note wraps in lines)
+    notes = " ".join(t.text or "" for svg in svgs(page) for t in svg.iter(f"{ns}text") if t.get("class") == "note")
+    assert "after each source's epochs" in notes and "estimated as bytes / 4.2 \u00d7 the source's epochs" in notes
+    # a long stage name is written whole (as a heading of its reasons), not cut at the left edge
+    assert ">c4.01-exact_dedup <tspan" in page
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_screenshot_in_headless_chromium(report, tmp_path, width):
     if CHROMIUM is None:
         if CI:
             pytest.fail("chromium is not installed in CI (apt-get install chromium)")
@@ -120,14 +146,17 @@ def test_screenshot_in_headless_chromium(report, tmp_path):
     html_path, _, _ = report
     shot = tmp_path / "shot.png"
     proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           f"--screenshot={shot}", "--window-size=1000,2600", html_path.as_uri()],
+                           f"--screenshot={shot}", f"--window-size={width},2600", html_path.as_uri()],
                           capture_output=True, text=True, timeout=120)
     assert shot.exists(), proc.stderr[-2000:]
     im = Image.open(shot).convert("RGB")
-    assert im.size == (1000, 2600)
+    assert im.size == (width, 2600)
     colours = im.getcolors(maxcolors=1 << 20)
     by_colour = {c: n for n, c in colours}
     # the bars were painted: many pixels in the plots' first two colours (#4e79a7, #f28e2b)
-    assert by_colour.get((0x4E, 0x79, 0xA7), 0) > 2000
-    assert by_colour.get((0xF2, 0x8E, 0x2B), 0) > 500
+    assert by_colour.get((0x4E, 0x79, 0xA7), 0) > 1500
+    assert by_colour.get((0xF2, 0x8E, 0x2B), 0) > 400
     assert len(colours) > 50  # text, bars and tables, not a blank page
+    # nothing runs off the right edge: the last columns are page background at both widths
+    edge = im.crop((width - 6, 0, width, 2600)).getcolors(maxcolors=1 << 16)
+    assert edge == [(6 * 2600, (255, 255, 255))], edge
