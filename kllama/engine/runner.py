@@ -1,4 +1,4 @@
-"""The stage runner: maps partition tasks over a Dask bag on a distributed cluster.
+"""The stage runner: submits partition tasks to a distributed cluster, one independent Dask task per partition.
 
 A source's pipeline (recipe) is cut into stages: the reader plus the per-document steps that follow it,
 then each global step (keys -> resolve -> [combine] -> apply), then the next run of per-document steps,
