@@ -19,7 +19,9 @@ def test_ctrl_c_then_resume(tmp_path):
     cmd = [sys.executable, "-m", "kllama.cli", "run", "demo", "--input", f"c4={DEMO / 'c4'}",
            "--input", f"wikipedia={DEMO / 'wikipedia'}", "--output", str(out), "--workers", "2", "--no-progress"]
     # a terminal's Ctrl-C reaches the whole process group: the driver and its worker processes
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # (with SIGINT at its default: a job started in the background of a shell inherits it ignored)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         if (out / "stages").is_dir() and len(list((out / "stages").glob("*/part-*.done.json"))) >= 2:
