@@ -149,3 +149,25 @@ def test_oversized_package_member_is_skipped_unread(tmp_path):
     assert ledger.dropped == {"pmc_article_too_large": 2}
     docs, ledger = _read(pkg, max_article_bytes=200_000)
     assert len(docs) == 1 and ledger.dropped == {"pmc_xml_error": 1} and docs[0].meta["package"] == "oa_noncomm"
+
+
+def test_newer_package_copy_replaces_the_older(tmp_path):
+    """pubmed_update keyed by PMCID: an article in an incremental package replaces its baseline copy."""
+    from kllama.core.document import CORE_SCHEMA, documents_to_table
+    from kllama.engine.inprocess import run_global_in_process
+    from kllama.sources.pubmed import PubMedUpdate
+
+    base = tmp_path / "oa_comm_xml.PMC003xxxxxx.baseline.2023-12-18.tar.gz"
+    base.write_bytes(pmc_package(ARTICLES))
+    revised = tmp_path / "rev" / "pntd.0002065.nxml"
+    revised.parent.mkdir()
+    revised.write_bytes((DATA / "pntd.0002065.nxml").read_bytes().replace(b"Rift Valley fever (RVF) is endemic",
+                                                                            b"REVISED. Rift Valley fever is endemic"))
+    incr = tmp_path / "oa_comm_xml.incr.2024-01-05.tar.gz"
+    incr.write_bytes(pmc_package([revised]))
+    tables = [documents_to_table(_read(p)[0], CORE_SCHEMA) for p in (incr, base)]
+    res = run_global_in_process(PubMedUpdate(key_field="pmc_num", num_buckets=2), tables)
+    assert res.ledger.dropped == {"pubmed_superseded": 1}
+    kept = [r for t in res.tables for r in t.to_pylist()]
+    assert len(kept) == 4
+    assert "REVISED. Rift Valley fever" in next(r["text"] for r in kept if "PMC3585041" in r["meta"])
