@@ -286,7 +286,7 @@ weights = {{ books = 1.0 }}
 LABEL_RECIPE = """
 name = "bench-label"
 [run]
-post = [ {{ step = "pile_label", index_path = "{index}", min_bands = 2, num_buckets = {buckets} }} ]
+post = [ {{ step = "pile_label", index_path = "{index}", threshold = 0.8, num_buckets = {buckets} }} ]
 [sources.c4]
 reader = "jsonl"
 inputs = []

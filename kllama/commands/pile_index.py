@@ -1,4 +1,5 @@
-"""``kllama pile-index PILE_DIR --output INDEX``: build the Pile reference index (exact hashes + band keys)."""
+"""``kllama pile-index PILE_DIR --output INDEX``: build the Pile reference index (exact hashes + containment
+sketches)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("pile_dir", nargs="+", help="Pile shards: folders, files (.jsonl.zst, .jsonl.zst.tar) or globs")
     p.add_argument("--output", required=True, help="index folder")
     p.add_argument("--ngram", type=int, default=5, help="word n-gram size of the shingles (default 5)")
-    p.add_argument("--bands", type=int, default=20, help="MinHash bands (default 20)")
-    p.add_argument("--rows", type=int, default=6, help="rows per band (default 6; permutations = bands*rows)")
-    p.add_argument("--seed", type=int, default=1, help="MinHash seed (default 1)")
+    p.add_argument("--sketch-min", type=int, default=16,
+                   help="keys per document sketch at least (default 16; its whole shingle set when shorter)")
+    p.add_argument("--sketch-max-level", type=int, default=7,
+                   help="long documents keep one shingle in 2**LEVEL (default 7)")
+    p.add_argument("--seed", type=int, default=1, help="shingle hash seed (default 1)")
     p.add_argument("--prefix-bits", type=int, default=8, help="key prefix bits of the partitioning (default 8)")
     p.add_argument("--serial", action="store_true", help="index in this process, without a Dask cluster "
                    "(the same engine stage and markers)")
@@ -38,7 +41,10 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not 1 <= args.prefix_bits <= 16:
         raise ValueError("--prefix-bits must be between 1 and 16")
-    s = IndexSettings(ngram=args.ngram, bands=args.bands, rows=args.rows, seed=args.seed, prefix_bits=args.prefix_bits)
+    if args.sketch_min < 1 or not 0 <= args.sketch_max_level <= 32:
+        raise ValueError("--sketch-min must be >= 1 and --sketch-max-level between 0 and 32")
+    s = IndexSettings(ngram=args.ngram, seed=args.seed, prefix_bits=args.prefix_bits, sketch_min=args.sketch_min,
+                      sketch_max_level=args.sketch_max_level)
     shards = prepare_index(args.pile_dir, args.output, s)
     # an engine task stage (markers, retries, quarantine): `kllama status INDEX` shows it
     if args.serial:

@@ -1,11 +1,17 @@
-"""The Pile reference index: per Pile document its exact text hash, its MinHash band keys and its set name.
+"""The Pile reference index: per Pile document its exact text hash, its containment sketch and its set name.
 
 Layout (Parquet, zstd), partitioned by the top ``prefix_bits`` bits of the key, one file per Pile shard::
 
     INDEX/index.json                                settings, counts, bytes, probe hashes
     INDEX/exact/prefix=XX/shard-NNNNN.parquet       h1 uint64, h2 uint64, set string   (128-bit text hash)
-    INDEX/bands/prefix=XX/shard-NNNNN.parquet       key uint64, doc uint64, set string (one row per band)
+    INDEX/sketch/prefix=XX/shard-NNNNN.parquet      key uint64, doc uint64, level uint8, set string
+                                                    (one row per sampled shingle: ``kllama.dedup.containment``)
     INDEX/_done/shard-NNNNN.json                    completion markers (a rerun skips finished shards)
+
+The sketch of a document is the fractional sample of its word 5-gram shingles at its ``level`` (``sketch_min`` to
+``2 * sketch_min`` keys for documents up to ``sketch_min * 2**(sketch_max_level+1)`` shingles, then one in
+``2**sketch_max_level``): enough to estimate the share of *our* document's shingles that lie in it (containment),
+whatever the two sizes. Format 1 indexes (Jaccard band keys) are refused: rebuild them.
 
 Texts are normalized before hashing (``normalize_text``: NFC, whitespace runs -> one space, trimmed) because
 Pile producers serialised JSON differently (json vs ujson escaping); only the *parsed* text counts. ``doc`` is
@@ -38,13 +44,13 @@ import pyarrow.parquet as pq
 
 from kllama.core.files import atomic_write_text, expand_inputs
 from kllama.core.ledger import Ledger
-from kllama.dedup.minhash_lsh import band_keys, signatures
+from kllama.dedup.containment import SketchSettings, sample_mask, shingles, sketch_keys
 from kllama.sources.pile import PileSource, iter_records
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PROBE_TEXT = "kllama pile index probe: the quick brown fox jumps over the lazy dog near the river bank today"
 _EXACT_SCHEMA = pa.schema([("h1", pa.uint64()), ("h2", pa.uint64()), ("set", pa.string())])
-_BAND_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.uint64()), ("set", pa.string())])
+_SKETCH_SCHEMA = pa.schema([("key", pa.uint64()), ("doc", pa.uint64()), ("level", pa.uint8()), ("set", pa.string())])
 
 
 @dataclass
@@ -52,14 +58,17 @@ class IndexSettings:
     """How keys are made; a labelling step reads these from ``index.json`` so that its keys match."""
 
     ngram: int = 5
-    bands: int = 20
-    rows: int = 6
     seed: int = 1
     prefix_bits: int = 8
+    #: a document's sketch holds at least this many keys (its whole shingle set when it has fewer)
+    sketch_min: int = 16
+    #: the coarsest sample: one shingle in 2**sketch_max_level for long documents
+    sketch_max_level: int = 7
 
     @property
-    def num_perm(self) -> int:
-        return self.bands * self.rows
+    def sketch(self) -> SketchSettings:
+        return SketchSettings(ngram=self.ngram, seed=self.seed, min_size=self.sketch_min,
+                              max_level=self.sketch_max_level)
 
 
 def normalize_text(text: str) -> str:
@@ -76,17 +85,34 @@ def exact_hashes(texts: list[str]) -> np.ndarray:
     return np.asarray(native.hash128(pa.array(texts, pa.large_string())), dtype=np.uint64)
 
 
-def doc_band_keys(texts: list[str], s: IndexSettings) -> np.ndarray:
-    """``(n, bands)`` band keys of the already normalized ``texts``."""
-    sig = signatures(pa.array(texts, pa.large_string()), s.num_perm, s.ngram, s.seed)
-    return band_keys(sig, s.bands, s.rows)
+def doc_sketches(texts: list[str], s: IndexSettings, min_words: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sketches of the already normalized ``texts`` (``kllama.dedup.containment``), flattened:
+    ``(keys uint64, text index int64 per key, level uint8 per text, distinct shingle count int64 per text)``.
+    Texts with fewer than ``min_words`` words get no keys."""
+    ss = s.sketch
+    keys, owner = [], []
+    levels = np.zeros(len(texts), dtype=np.uint8)
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, t in enumerate(texts):
+        if min_words and t.count(" ") + 1 < min_words:
+            continue
+        h = shingles(t, ss)
+        lvl = ss.level(int(h.size))
+        k = sketch_keys(h[sample_mask(h, lvl)])
+        levels[i], counts[i] = lvl, h.size
+        keys.append(k)
+        owner.append(np.full(k.size, i, dtype=np.int64))
+    if not keys:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), levels, counts
+    return np.concatenate(keys), np.concatenate(owner), levels, counts
 
 
 def probe(s: IndexSettings) -> dict[str, str]:
     """Hashes of a fixed text, stored in ``index.json``: an index made by another hash build is refused."""
     h = exact_hashes([PROBE_TEXT])[0]
-    k = doc_band_keys([PROBE_TEXT], s)[0]
-    return {"exact": f"{int(h[0]):016x}{int(h[1]):016x}", "bands": hashlib.sha256(k.tobytes()).hexdigest()[:32]}
+    k = doc_sketches([PROBE_TEXT], s)[0]
+    return {"exact": f"{int(h[0]):016x}{int(h[1]):016x}", "sketch": hashlib.sha256(k.tobytes()).hexdigest()[:32]}
 
 
 def prefix_of(keys: np.ndarray, bits: int) -> np.ndarray:
@@ -154,9 +180,10 @@ def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any],
         return json.loads(marker.read_text())
     ledger = Ledger()
     exact_w = _PrefixWriter(root, "exact", _EXACT_SCHEMA, shard_name, s.prefix_bits)
-    band_w = _PrefixWriter(root, "bands", _BAND_SCHEMA, shard_name, s.prefix_bits)
+    sketch_w = _PrefixWriter(root, "sketch", _SKETCH_SCHEMA, shard_name, s.prefix_bits)
     sets: dict[str, int] = {}
     record_no = 0
+    rows = {"exact": 0, "sketch": 0}
 
     def flush_batch(texts: list[str], names: list[str], first: int) -> None:
         n = len(texts)
@@ -164,15 +191,16 @@ def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any],
         set_arr = pa.array(names, pa.string())
         exact_w.add(pa.table({"h1": pa.array(h[:, 0]), "h2": pa.array(h[:, 1]), "set": set_arr}, schema=_EXACT_SCHEMA),
                     prefix_of(h[:, 0], s.prefix_bits))
-        keys = doc_band_keys(texts, s)
+        keys, owner, levels, _ = doc_sketches(texts, s)
         docs = (np.uint64(shard_no) << np.uint64(40)) + np.arange(first, first + n, dtype=np.uint64)
-        rep = np.repeat(np.arange(n), s.bands)
-        flat = keys.reshape(-1)
-        band_w.add(pa.table({"key": pa.array(flat), "doc": pa.array(docs[rep]), "set": set_arr.take(pa.array(rep))},
-                            schema=_BAND_SCHEMA), prefix_of(flat, s.prefix_bits))
-        if exact_w.rows + band_w.rows > budget_rows:
+        sketch_w.add(pa.table({"key": pa.array(keys), "doc": pa.array(docs[owner]),
+                               "level": pa.array(levels[owner], pa.uint8()), "set": set_arr.take(pa.array(owner))},
+                              schema=_SKETCH_SCHEMA), prefix_of(keys, s.prefix_bits))
+        rows["exact"] += n
+        rows["sketch"] += int(keys.size)
+        if exact_w.rows + sketch_w.rows > budget_rows:
             exact_w.flush()
-            band_w.flush()
+            sketch_w.flush()
 
     texts: list[str] = []
     names: list[str] = []
@@ -196,9 +224,10 @@ def index_shard(path: str, shard_no: int, output: str, settings: dict[str, Any],
         flush_batch(texts, names, first)
     ledger.take_in(sum(ledger.dropped.values()), sum(ledger.dropped_bytes.values()))
     exact_bytes, exact_files = exact_w.close()
-    band_bytes, band_files = band_w.close()
-    info = {"shard": shard_name, "path": path, "docs": record_no, "index_bytes": exact_bytes + band_bytes,
-            "sets": sets, "ledger": ledger.to_dict(), "files": exact_files + band_files}
+    sketch_bytes, sketch_files = sketch_w.close()
+    info = {"shard": shard_name, "path": path, "docs": record_no, "index_bytes": exact_bytes + sketch_bytes,
+            "rows": rows, "bytes": {"exact": exact_bytes, "sketch": sketch_bytes},
+            "sets": sets, "ledger": ledger.to_dict(), "files": exact_files + sketch_files}
     atomic_write_text(marker, json.dumps(info, sort_keys=True))
     return info
 
@@ -247,8 +276,10 @@ def finish_index(output: str | Path, shards: list[str], settings: IndexSettings 
             sets[k] = sets.get(k, 0) + v
     docs = sum(i.get("docs", 0) for i in infos)
     nbytes = sum(i.get("index_bytes", 0) for i in infos)
+    rows = {k: sum(i.get("rows", {}).get(k, 0) for i in infos) for k in ("exact", "sketch")}
+    kind_bytes = {k: sum(i.get("bytes", {}).get(k, 0) for i in infos) for k in ("exact", "sketch")}
     meta = {"format": FORMAT_VERSION, "settings": asdict(s), "normalization": "NFC + whitespace collapsed",
-            "shards": shards, "docs": docs, "index_bytes": nbytes,
+            "shards": shards, "docs": docs, "index_bytes": nbytes, "rows": rows, "bytes": kind_bytes,
             "bytes_per_million_docs": int(nbytes / docs * 1e6) if docs else 0,
             "sets": dict(sorted(sets.items())), "ledger": ledger.to_dict(), "probe": probe(s)}
     path = Path(output) / "index.json"
@@ -276,6 +307,10 @@ class PileIndex:
             raise FileNotFoundError(f"{self.path} is not a finished Pile index (no index.json); "
                                     "build one with `kllama pile-index PILE_DIR --output INDEX`")
         self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{self.path} is a format {self.meta.get('format')} Pile index (this kllama reads format "
+                             f"{FORMAT_VERSION}: containment sketches instead of Jaccard band keys); rebuild it with "
+                             "`kllama pile-index PILE_DIR --output NEW_INDEX`")
         self.settings = IndexSettings(**self.meta["settings"])
         if self.meta.get("probe") != probe(self.settings):
             raise ValueError(f"{self.path} was built with another hash implementation (probe mismatch); rebuild it")
@@ -293,7 +328,8 @@ class PileIndex:
         return sorted(d.glob("shard-*.parquet")) if d.is_dir() else []
 
     def iter_matches(self, kind: str, column: str, values: np.ndarray, prefixes: list[int]) -> Iterator[pa.Table]:
-        """Index rows of ``kind`` whose ``column`` is in ``values``, one file at a time (bounded memory)."""
+        """Index rows of ``kind`` whose ``column`` is in ``values``, one file at a time (bounded memory: one file of
+        about ``rows / (2**prefix_bits * shards)`` rows, and its matching rows)."""
         if len(values) == 0:
             return
         value_set = pa.array(np.unique(values), pa.uint64())

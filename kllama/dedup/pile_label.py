@@ -1,17 +1,23 @@
-"""Label documents that the Pile v1 already holds: the shard groups behind G3 (DESIGN.md, Variants).
+"""Label documents that the Pile v1 already holds: the shard groups behind G3 (README: Variants and the Pile).
 
 A GlobalStep run after every source's own pipeline (``[run] post`` in the recipes). Nothing is dropped; each
 document's ``group`` changes ``core -> pile-overlap`` and ``extra -> extra-pile-overlap`` when it matches the
-Pile reference index (``kllama.dedup.pile_index``):
+Pile reference index (``kllama.dedup.pile_index``) -- unless the source's Pile policy is ``keep``
+(``pile = "keep"`` in its recipe block, handed to this step as ``policy``): then the overlap is measured and
+recorded the same way but the document stays in its group, so G3 keeps it.
 
 * **exact**: the 128-bit hash of its normalized text equals that of a Pile document;
-* **near**: otherwise, at least ``min_bands`` of its MinHash band keys equal those of one Pile document
-  (with the index's 20 bands x 6 rows: a pair at Jaccard 0.8 is labelled with probability ~0.98, at 0.5 ~0.04;
-  see docs/dedup.md). Documents with fewer than ``min_words`` words are matched exactly only.
+* **near** (containment): otherwise, a Pile document holds at least ``threshold`` (0.8) of its word 5-gram
+  shingles, estimated from the index's containment sketches (``kllama.dedup.containment``): candidates are the
+  Pile documents sharing at least ``min_shared`` sketch keys with it (at most ``max_candidates``, by estimated
+  shared shingles), and each is verified on the document's own shingles -- the sample's denominator is counted from
+  its text -- with a hypergeometric test at ``confidence``. A revised copy (a Wikipedia article edited since,
+  94% contained at Jaccard 0.52) is found; documents with fewer than ``min_words`` words are matched exactly only.
 
 Keys are rotated so that the index's key prefix lands in the engine's bucket: a bucket reads only the index
 prefixes it needs, one file at a time. Ledger stats: ``pile_checked:{source}``,
-``pile_overlap:{source}:{exact|near}`` and ``pile_overlap_set:{pile_set_name}``.
+``pile_overlap:{source}:{exact|near}``, ``pile_overlap_set:{pile_set_name}``, ``pile_kept:{source}`` (overlap left
+in place by the keep policy) and ``pile_near_rejected:{source}`` (candidates that failed verification).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import pyarrow.compute as pc
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import GlobalStep
+from kllama.dedup.containment import shingles, verify
 from kllama.dedup.pile_index import (
     IndexSettings,
     PileIndex,
-    doc_band_keys,
+    doc_sketches,
     exact_hashes,
     finish_index,
     index_location,
@@ -39,11 +46,12 @@ from kllama.dedup.pile_index import (
 )
 
 OVERLAP_GROUP = {"core": "pile-overlap", "extra": "extra-pile-overlap"}
-_KIND_EXACT, _KIND_BAND = 0, 1
+POLICIES = ("label", "keep")
+_KIND_EXACT, _KIND_NEAR, _KIND_STOP = 0, 1, 2
 _HITS_SCHEMA = pa.schema([("part", pa.int32()), ("row", pa.int64()), ("kind", pa.int8()), ("doc", pa.uint64()),
-                          ("set", pa.string())])
-_LABEL_SCHEMA = pa.schema([("part", pa.int32()), ("row", pa.int64()), ("match", pa.string()),
-                           ("set", pa.string())])
+                          ("set", pa.string()), ("level", pa.int8()), ("mine", pa.int8())])
+_DECISION_SCHEMA = pa.schema([("part", pa.int32()), ("row", pa.int64()), ("kind", pa.int8()),
+                              ("doc", pa.uint64()), ("set", pa.string()), ("level", pa.int8()), ("n", pa.int64())])
 
 
 def _rotl(x: np.ndarray, r: int) -> np.ndarray:
@@ -62,33 +70,55 @@ def _aggregate(table: pa.Table, keys: list[str], column: str, fn: str, name: str
     return agg.select([*keys, f"{column}_{fn}"]).rename_columns([*keys, name])
 
 
+def _first_per_group(table: pa.Table, key: str, limit: int) -> pa.Table:
+    """The first ``limit`` rows of each run of equal ``key`` values (``table`` sorted by ``key``)."""
+    if table.num_rows == 0:
+        return table
+    k = table.column(key).to_numpy()
+    first = np.r_[0, np.flatnonzero(k[1:] != k[:-1]) + 1]
+    pos = np.arange(len(k)) - np.repeat(first, np.diff(np.r_[first, len(k)]))
+    return table.filter(pa.array(pos < limit))
+
+
 @register
 class PileLabel(GlobalStep):
-    """Sets the Pile-overlap shard groups; see the module docstring.
+    """Sets the Pile-overlap shard groups (exact text hash, then containment >= ``threshold``); see the module
+    docstring.
 
     ``index_path``: a built index (``kllama pile-index``). Or ``pile_dir``: Pile-format shards whose index
     ``kllama run`` builds first, as its own engine stage ``pile-index.<id>`` (``setup_tasks``), into a folder of
     ``cache_dir`` (default ``$KLLAMA_CACHE`` or ``~/.cache/kllama/pile-index``) named by a fingerprint of the
     shards, shared by later runs -- the demo's way. The step itself only loads the index (on first use).
-    ``near = false`` keeps exact matching only.
+    ``near = false`` keeps exact matching only. ``policy``: ``label`` (move overlap out of G3) or ``keep``
+    (measure only); recipes set it per source (``pile = ...``). A sketch key held by more than
+    ``max_hits_per_key`` Pile documents is boilerplate and counts on neither side of the estimate.
     """
 
     name = "pile_label"
     drop_reasons = ()
-    columns = {"pile_match": pa.string(), "pile_set_name": pa.string()}
+    columns = {"pile_match": pa.string(), "pile_set_name": pa.string(), "pile_containment": pa.float32()}
 
     def __init__(self, index_path: str | None = None, pile_dir: str | None = None, cache_dir: str | None = None,
-                 near: bool = True, min_bands: int = 2, min_words: int = 20, max_hits_per_key: int = 16,
+                 near: bool = True, threshold: float = 0.8, confidence: float = 0.95, min_shared: int = 3,
+                 max_candidates: int = 4, min_words: int = 20, max_hits_per_key: int = 64, policy: str = "label",
                  num_buckets: int = 16) -> None:
         if not index_path and not pile_dir:
             raise ValueError("pile_label needs index_path (a built index) or pile_dir (Pile shards to index)")
+        if policy not in POLICIES:
+            raise ValueError(f"pile_label policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+        if not 0.0 < float(threshold) <= 1.0 or not 0.0 < float(confidence) < 1.0:
+            raise ValueError("pile_label threshold must be in (0, 1] and confidence in (0, 1)")
         self.pile_dir = None if index_path else str(pile_dir)
         self.index_path = str(index_path) if index_path else str(index_location(str(pile_dir), cache_dir))
         self._index: PileIndex | None = PileIndex(self.index_path) if index_path else None
         self.near = bool(near)
-        self.min_bands = int(min_bands)
+        self.threshold = float(threshold)
+        self.confidence = float(confidence)
+        self.min_shared = max(1, int(min_shared))
+        self.max_candidates = max(1, int(max_candidates))
         self.min_words = int(min_words)
         self.max_hits_per_key = int(max_hits_per_key)
+        self.policy = policy
         self.num_buckets = int(num_buckets)
 
     @property
@@ -135,19 +165,19 @@ class PileLabel(GlobalStep):
         key2 = [h[:, 1]]
         kinds = [np.full(n, _KIND_EXACT, np.int8)]
         rows = [np.arange(n, dtype=np.int64)]
+        mine = [np.zeros(n, np.int8)]
         if self.near:
-            long_enough = np.array([t.count(" ") + 1 >= self.min_words for t in texts], dtype=bool)
-            idx = np.flatnonzero(long_enough)
-            if len(idx):
-                bk = doc_band_keys([texts[i] for i in idx], self.settings)
-                keys.append(_rotl(bk.reshape(-1), bits))
-                key2.append(np.zeros(bk.size, np.uint64))
-                kinds.append(np.full(bk.size, _KIND_BAND, np.int8))
-                rows.append(np.repeat(idx.astype(np.int64), self.settings.bands))
+            sk, owner, levels, _ = doc_sketches(texts, self.settings, self.min_words)
+            keys.append(_rotl(sk, bits))
+            key2.append(np.zeros(sk.size, np.uint64))
+            kinds.append(np.full(sk.size, _KIND_NEAR, np.int8))
+            rows.append(owner)
+            mine.append(levels[owner].astype(np.int8))
         return pa.table({"key": pa.array(np.concatenate(keys), pa.uint64()),
                          "key2": pa.array(np.concatenate(key2), pa.uint64()),
                          "kind": pa.array(np.concatenate(kinds), pa.int8()),
-                         "row": pa.array(np.concatenate(rows), pa.int64())})
+                         "row": pa.array(np.concatenate(rows), pa.int64()),
+                         "mine": pa.array(np.concatenate(mine), pa.int8())})
 
     def resolve(self, keys: pa.Table) -> pa.Table:
         if keys.num_rows == 0:
@@ -170,72 +200,143 @@ class PileLabel(GlobalStep):
                 if j.num_rows:
                     out.append(pa.table({"part": j.column("part"), "row": j.column("row"),
                                          "kind": pa.array(np.full(j.num_rows, _KIND_EXACT, np.int8)),
-                                         "doc": pa.array(np.zeros(j.num_rows, np.uint64)), "set": j.column("set")},
-                                        schema=_HITS_SCHEMA))
-        bd = kind == _KIND_BAND
-        if bd.any():
-            q = pa.table({"key": pa.array(key[bd], pa.uint64()), "part": pa.array(part[bd], pa.int32()),
-                          "row": pa.array(row[bd], pa.int64())})
-            for hit in self.index.iter_matches("bands", "key", key[bd], prefixes):
-                # a very common band key (boilerplate) keeps only its smallest docs: bounded work, deterministic
-                hit = hit.sort_by([("key", "ascending"), ("doc", "ascending")])
-                k = hit.column("key").to_numpy()
-                first = np.r_[0, np.flatnonzero(k[1:] != k[:-1]) + 1]
-                pos = np.arange(len(k)) - np.repeat(first, np.diff(np.r_[first, len(k)]))
-                hit = hit.filter(pa.array(pos < self.max_hits_per_key))
-                j = q.join(hit, keys="key", join_type="inner")
-                if j.num_rows:
-                    out.append(pa.table({"part": j.column("part"), "row": j.column("row"),
-                                         "kind": pa.array(np.full(j.num_rows, _KIND_BAND, np.int8)),
-                                         "doc": j.column("doc"), "set": j.column("set")}, schema=_HITS_SCHEMA))
+                                         "doc": pa.array(np.zeros(j.num_rows, np.uint64)), "set": j.column("set"),
+                                         "level": pa.array(np.zeros(j.num_rows, np.int8)),
+                                         "mine": pa.array(np.zeros(j.num_rows, np.int8))}, schema=_HITS_SCHEMA))
+        nr = kind == _KIND_NEAR
+        if nr.any():
+            out.extend(self._resolve_near(key[nr], part[nr], row[nr],
+                                          keys.column("mine").to_numpy()[nr], prefixes))
         if not out:
             return _HITS_SCHEMA.empty_table()
         return pa.concat_tables(out).sort_by([("part", "ascending"), ("row", "ascending"), ("kind", "ascending"),
                                               ("doc", "ascending"), ("set", "ascending")])
 
+    def _resolve_near(self, key: np.ndarray, part: np.ndarray, row: np.ndarray, mine: np.ndarray,
+                      prefixes: list[int]) -> list[pa.Table]:
+        """Sketch hits: (query document, Pile document) pairs sharing a key; keys with more than
+        ``max_hits_per_key`` Pile documents are stop keys (one row per query document holding one)."""
+        cap = self.max_hits_per_key
+        held: pa.Table | None = None  # at most cap + 1 postings per key (the smallest docs): bounded memory
+        for hit in self.index.iter_matches("sketch", "key", key, prefixes):
+            hit = hit.select(["key", "doc", "level", "set"])
+            held = hit if held is None else pa.concat_tables([held, hit])
+            held = _first_per_group(held.sort_by([("key", "ascending"), ("doc", "ascending")]), "key", cap + 1)
+        if held is None:
+            return []
+        counts = _aggregate(held, ["key"], "doc", "count", "n")
+        stop = counts.filter(pc.greater(counts.column("n"), cap)).column("key")
+        q = pa.table({"key": pa.array(key, pa.uint64()), "part": pa.array(part, pa.int32()),
+                      "row": pa.array(row, pa.int64()), "mine": pa.array(mine, pa.int8())})
+        out = []
+        if len(stop):
+            sq = q.filter(pc.is_in(q.column("key"), value_set=stop))
+            out.append(pa.table({"part": sq.column("part"), "row": sq.column("row"),
+                                 "kind": pa.array(np.full(sq.num_rows, _KIND_STOP, np.int8)),
+                                 "doc": sq.column("key"), "set": pa.nulls(sq.num_rows, pa.string()),
+                                 "level": pa.array(np.zeros(sq.num_rows, np.int8)), "mine": sq.column("mine")},
+                                schema=_HITS_SCHEMA))
+            held = held.filter(pc.invert(pc.is_in(held.column("key"), value_set=stop)))
+        j = q.join(held, keys="key", join_type="inner")
+        if j.num_rows:
+            out.append(pa.table({"part": j.column("part"), "row": j.column("row"),
+                                 "kind": pa.array(np.full(j.num_rows, _KIND_NEAR, np.int8)), "doc": j.column("doc"),
+                                 "set": j.column("set"), "level": pc.cast(j.column("level"), pa.int8()),
+                                 "mine": j.column("mine")}, schema=_HITS_SCHEMA))
+        return out
+
     def combine(self, decisions: pa.Table) -> pa.Table:
-        """Per document: an exact hit wins; else the Pile document sharing the most bands (>= ``min_bands``)."""
+        """Per document: its exact hit (the smallest set name), else its ``max_candidates`` best near candidates
+        (at least ``min_shared`` shared keys, ranked by shared keys x 2**level = estimated shared shingles, then
+        the smallest doc) and its stop keys; ``apply`` verifies the candidates."""
         if decisions.num_rows == 0 or "kind" not in decisions.column_names:
-            return _LABEL_SCHEMA.empty_table()
-        ex = decisions.filter(pc.equal(decisions.column("kind"), _KIND_EXACT))
+            return _DECISION_SCHEMA.empty_table()
+        kind = decisions.column("kind")
+        ex = decisions.filter(pc.equal(kind, _KIND_EXACT))
         exact = _aggregate(ex, ["part", "row"], "set", "min", "set")
-        bd = decisions.filter(pc.equal(decisions.column("kind"), _KIND_BAND))
-        counts = _aggregate(bd, ["part", "row", "doc", "set"], "kind", "count", "n")
-        counts = counts.filter(pc.greater_equal(counts.column("n"), self.min_bands))
-        counts = counts.sort_by([("part", "ascending"), ("row", "ascending"), ("n", "descending"),
-                                 ("doc", "ascending")])
-        labels: dict[tuple[int, int], tuple[str, str]] = {}
-        for p, r, s in zip(counts.column("part").to_pylist(), counts.column("row").to_pylist(),
-                           counts.column("set").to_pylist(), strict=True):
-            labels.setdefault((p, r), ("near", s))
-        for p, r, s in zip(exact.column("part").to_pylist(), exact.column("row").to_pylist(),
-                           exact.column("set").to_pylist(), strict=True):
-            labels[(p, r)] = ("exact", s)
-        items = sorted(labels.items())
-        return pa.table({"part": pa.array([k[0] for k, _ in items], pa.int32()),
-                         "row": pa.array([k[1] for k, _ in items], pa.int64()),
-                         "match": pa.array([v[0] for _, v in items], pa.string()),
-                         "set": pa.array([v[1] for _, v in items], pa.string())}, schema=_LABEL_SCHEMA)
+        exact_rows = pa.table({"part": exact.column("part"), "row": exact.column("row"),
+                               "kind": pa.array(np.full(exact.num_rows, _KIND_EXACT, np.int8)),
+                               "doc": pa.array(np.zeros(exact.num_rows, np.uint64)), "set": exact.column("set"),
+                               "level": pa.array(np.zeros(exact.num_rows, np.int8)),
+                               "n": pa.array(np.zeros(exact.num_rows, np.int64))}, schema=_DECISION_SCHEMA)
+        parts = [exact_rows]
+        done = set(zip(exact.column("part").to_pylist(), exact.column("row").to_pylist(), strict=True))
+        near = decisions.filter(pc.equal(kind, _KIND_NEAR))
+        if near.num_rows:
+            counts = near.group_by(["part", "row", "doc", "set", "level", "mine"]).aggregate([("kind", "count")])
+            counts = counts.rename_columns([("n" if c == "kind_count" else c) for c in counts.column_names])
+            counts = counts.filter(pc.greater_equal(counts.column("n"), self.min_shared))
+            lvl = np.maximum(counts.column("level").to_numpy(), counts.column("mine").to_numpy()).astype(np.float64)
+            score = counts.column("n").to_numpy().astype(np.float64) * np.exp2(lvl)
+            counts = counts.append_column("score", pa.array(score))
+            counts = counts.sort_by([("part", "ascending"), ("row", "ascending"), ("score", "descending"),
+                                     ("doc", "ascending")])
+            pr = (counts.column("part").to_numpy().astype(np.int64) << 40) + counts.column("row").to_numpy()
+            counts = counts.append_column("pr", pa.array(pr))
+            counts = _first_per_group(counts, "pr", self.max_candidates)
+            parts.append(pa.table({"part": counts.column("part"), "row": counts.column("row"),
+                                   "kind": pa.array(np.full(counts.num_rows, _KIND_NEAR, np.int8)),
+                                   "doc": counts.column("doc"), "set": counts.column("set"),
+                                   "level": counts.column("level"), "n": counts.column("n")}, schema=_DECISION_SCHEMA))
+        stop = decisions.filter(pc.equal(kind, _KIND_STOP))
+        if stop.num_rows:
+            parts.append(pa.table({"part": stop.column("part"), "row": stop.column("row"), "kind": stop.column("kind"),
+                                   "doc": stop.column("doc"), "set": stop.column("set"),
+                                   "level": stop.column("level"),
+                                   "n": pa.array(np.zeros(stop.num_rows, np.int64))}, schema=_DECISION_SCHEMA))
+        out = pa.concat_tables(parts)
+        if done and out.num_rows > exact_rows.num_rows:  # documents with an exact hit need nothing else
+            pr = list(zip(out.column("part").to_pylist(), out.column("row").to_pylist(), strict=True))
+            keep = [k == _KIND_EXACT or p not in done for k, p in zip(out.column("kind").to_pylist(), pr, strict=True)]
+            out = out.filter(pa.array(keep))
+        return out.sort_by([("part", "ascending"), ("row", "ascending"), ("kind", "ascending"),
+                            ("doc", "ascending")])
 
     def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:
         n = table.num_rows
-        match = [None] * n
-        pset = [None] * n
+        match: list[str | None] = [None] * n
+        pset: list[str | None] = [None] * n
+        score: list[float | None] = [None] * n
+        cands: dict[int, list[tuple[int, int, str]]] = {}
+        stops: dict[int, list[int]] = {}
         if decisions.num_rows:
-            for r, m, s in zip(decisions.column("row").to_pylist(), decisions.column("match").to_pylist(),
-                               decisions.column("set").to_pylist(), strict=True):
-                match[r], pset[r] = m, s
-        groups = table.column("group").to_pylist()
+            for r, k, d, s, lv, cnt in zip(*(decisions.column(c).to_pylist()
+                                             for c in ("row", "kind", "doc", "set", "level", "n")), strict=True):
+                if k == _KIND_EXACT:
+                    match[r], pset[r], score[r] = "exact", s, 1.0
+                elif k == _KIND_NEAR:
+                    cands.setdefault(r, []).append((cnt, lv, s))
+                else:
+                    stops.setdefault(r, []).append(d)
         sources = table.column("source").to_pylist()
+        if cands:
+            texts = table.column("text")
+            sk = self.settings.sketch
+            for r, cs in sorted(cands.items()):
+                if match[r] is not None:
+                    continue
+                h = shingles(normalize_text(texts[r].as_py()), sk)
+                v = verify(h, sk.level(int(h.size)), [(c[0], c[1]) for c in cs],
+                           np.array(stops.get(r, []), dtype=np.uint64), self.threshold, self.confidence,
+                           self.min_shared)
+                score[r] = round(v.estimate, 4)
+                if v.index >= 0:
+                    match[r], pset[r] = "near", cs[v.index][2]
+                else:
+                    ledger.count(f"pile_near_rejected:{sources[r]}")
+        groups = table.column("group").to_pylist()
         for i in range(n):
             ledger.count(f"pile_checked:{sources[i]}")
             if match[i] is not None:
-                groups[i] = OVERLAP_GROUP.get(groups[i] or "core", groups[i])
                 ledger.count(f"pile_overlap:{sources[i]}:{match[i]}")
                 ledger.count(f"pile_overlap_set:{pset[i]}")
+                if self.policy == "label":
+                    groups[i] = OVERLAP_GROUP.get(groups[i] or "core", groups[i])
+                else:
+                    ledger.count(f"pile_kept:{sources[i]}")
         out = table.set_column(table.schema.get_field_index("group"), "group", pa.array(groups, pa.string()))
-        for name, values in (("pile_match", match), ("pile_set_name", pset)):
-            arr = pa.array(values, pa.string())
+        for name, values in (("pile_match", match), ("pile_set_name", pset), ("pile_containment", score)):
+            arr = pa.array(values, self.columns[name])
             if name in out.column_names:
                 out = out.set_column(out.schema.get_field_index(name), name, arr)
             else:

@@ -49,9 +49,10 @@ def test_index_of_the_sample_shards(tmp_path):
     assert meta["sets"]["Gutenberg (PG-19)"] == 1 and meta["index_bytes"] > 0
     exact = pq.read_table(tmp_path / "idx" / "exact")  # hive-partitioned by prefix
     assert exact.num_rows == 17
-    bands = pq.read_table(tmp_path / "idx" / "bands")
-    assert bands.num_rows == 17 * 20
-    for f in (tmp_path / "idx" / "bands").rglob("*.parquet"):  # every file holds only its prefix
+    sketch = pq.read_table(tmp_path / "idx" / "sketch")
+    assert meta["rows"] == {"exact": 17, "sketch": sketch.num_rows} and sketch.num_rows >= 17 * 10
+    assert set(sketch.column("level").to_pylist()) <= set(range(8))
+    for f in (tmp_path / "idx" / "sketch").rglob("*.parquet"):  # every file holds only its prefix
         t = pq.read_table(f)
         prefix = int(f.parent.name.split("=")[1], 16)
         assert set((t.column("key").to_numpy() >> np.uint64(56)).tolist()) == {prefix}
@@ -130,6 +131,43 @@ def test_exact_and_near_matches_set_the_groups(tmp_path):
     (a, b), _ = _label(PileLabel(index_path=str(tmp_path / "idx"), near=False, num_buckets=3),
                        [table.slice(0, 2), table.slice(2)])
     assert a.column("group").to_pylist() == ["pile-overlap", "core"]
+
+
+def test_revised_copies_by_containment_and_the_keep_policy(tmp_path):
+    rng = random.Random(11)
+    article = [_words(rng, 25) + "." for _ in range(60)]  # a Pile article of 60 sentences
+    _write_pile(tmp_path / "pile" / "00.jsonl.zst", [(" ".join(article), "Wikipedia (en)")]
+                + [(_words(rng, 400), "Pile-CC") for _ in range(20)])
+    build_index([str(tmp_path / "pile")], tmp_path / "idx")
+    # a later revision: 45% of the sentences deleted, two changed, one new: containment 0.97, Jaccard 0.51
+    kept = [s for i, s in enumerate(article) if i % 20 >= 9]
+    kept[3] = kept[3].replace(kept[3].split()[4], "changed")
+    kept[10] = "A new sentence written after the Pile was made, about something else entirely."
+    revised = " ".join(kept)
+    table = pa.table({"id": ["revised", "fresh"], "text": pa.array([revised, _words(rng, 500)], pa.large_string()),
+                      "source": ["wikipedia", "wikipedia"], "group": ["core", "core"]})
+    (out,), ledger = _label(PileLabel(index_path=str(tmp_path / "idx"), num_buckets=4), [table])
+    assert out.column("group").to_pylist() == ["pile-overlap", "core"]
+    assert out.column("pile_match").to_pylist() == ["near", None]
+    assert out.column("pile_set_name").to_pylist()[0] == "Wikipedia (en)"
+    assert 0.85 <= out.column("pile_containment").to_pylist()[0] <= 1.0
+    # keep: measured and recorded the same way, but the document stays in its group (G3 keeps it)
+    (kept_out,), led = _label(PileLabel(index_path=str(tmp_path / "idx"), policy="keep", num_buckets=4), [table])
+    assert kept_out.column("group").to_pylist() == ["core", "core"]
+    assert kept_out.column("pile_match").to_pylist() == ["near", None]
+    assert led.stats["pile_overlap:wikipedia:near"] == 1 and led.stats["pile_kept:wikipedia"] == 1
+    with pytest.raises(ValueError, match="policy"):
+        PileLabel(index_path=str(tmp_path / "idx"), policy="drop")
+
+
+def test_an_index_of_the_old_format_is_refused(tmp_path):
+    _write_pile(tmp_path / "pile" / "00.jsonl.zst", [("a Pile document " * 10, "Pile-CC")])
+    build_index([str(tmp_path / "pile")], tmp_path / "idx")
+    meta = json.loads((tmp_path / "idx" / "index.json").read_text())
+    meta["format"] = 1
+    (tmp_path / "idx" / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="format 1 Pile index"):
+        PileIndex(tmp_path / "idx")
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
