@@ -14,6 +14,7 @@ from kllama import __version__
 from kllama.config import Recipe
 from kllama.core.files import atomic_write_text
 from kllama.core.ledger import Ledger
+from kllama.core.variants import replacements, shard_in_variant
 from kllama.engine.heartbeat import DriverHeartbeat
 from kllama.engine.plan import RunPlan, build_plan
 from kllama.engine.runner import StageRunner
@@ -102,18 +103,21 @@ def _run_checked(recipe: Recipe, run_dir: Path, client: Client, progress: bool, 
 
 
 def write_manifest(run_dir: Path, recipe: Recipe, shards: list[dict[str, Any]]) -> dict[str, Any]:
-    """``manifest.json``: every shard (path, source, group, docs, bytes, sha256) and each variant's groups and
-    Table 1 sampling weights."""
+    """``manifest.json``: every shard (path, source, group, docs, bytes, sha256) and each variant's groups, Table 1
+    sampling weights and replacements (``replace``); its documents and bytes are those of the shards it selects
+    (``kllama.core.variants``, the rule export, tokenize and the report apply too)."""
     shards = sorted(shards, key=lambda s: s["path"])
     variants = {}
     for vname, v in sorted(recipe.variants.items()):
-        groups = list(v.get("groups", []))
+        spec: dict[str, Any] = {"groups": list(v.get("groups", [])), "weights": dict(v.get("weights", {}))}
+        if v.get("replace"):
+            spec["replace"] = replacements(v)
+        taken = [s for s in shards if shard_in_variant(s, spec)]
         variants[vname] = {
             "description": v.get("description", ""),
-            "groups": groups,
-            "weights": dict(v.get("weights", {})),
-            "docs": sum(s["docs"] for s in shards if s["group"] in groups),
-            "bytes": sum(s["bytes"] for s in shards if s["group"] in groups),
+            **spec,
+            "docs": sum(s["docs"] for s in taken),
+            "bytes": sum(s["bytes"] for s in taken),
         }
     manifest = {"kllama": __version__, "recipe": recipe.name, "shards": shards, "variants": variants}
     atomic_write_text(Path(run_dir) / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))

@@ -282,7 +282,6 @@ def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
     is a ``FileNotFoundError`` naming them too. ``list_inputs=False`` skips pass 3 (no partitions)."""
     check_recipe(recipe)
     checker = _Checker(recipe)
-    post = list(recipe.run.get("post", []))
     sources: dict[str, SourcePlan] = {}
     for name in sorted(recipe.sources):
         src = recipe.sources[name]
@@ -292,7 +291,7 @@ def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
         except Exception as exc:  # noqa: BLE001 - any constructor failure is a bad value in the recipe
             raise checker.error(f"[sources.{name}] options", f"reader {src.reader!r}: {exc}") from exc
         reader.source_name = name
-        pipeline = list(src.pipeline) + post
+        pipeline = recipe.pipeline_for(name)  # [run] post with the source's Pile policy
         step_plans = []
         for i, spec in enumerate(pipeline):
             where = _where_of(recipe, name, len(src.pipeline), i)
