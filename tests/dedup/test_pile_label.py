@@ -247,3 +247,62 @@ def test_demo_sources_labelled_and_g3_export_leaves_out_exactly_the_overlap(tmp_
     assert _ids(tmp_path / "g1") == by_group["core"] | by_group["pile-overlap"]
     assert not _ids(tmp_path / "g3") & by_group["pile-overlap"]
     assert manifest["variants"]["G1"]["docs"] - manifest["variants"]["G3"]["docs"] == len(by_group["pile-overlap"])
+
+
+POLICY_RECIPE = """
+name = "policy-test"
+[run]
+post = [{{ step = "pile_label", pile_dir = "@data/demo/pile", cache_dir = "{cache}", num_buckets = 4 }}]
+[sources.c4]
+reader = "c4"
+pile = "keep"
+inputs = ["@data/demo/c4"]
+options = {{ split = "train" }}
+pipeline = [{{ step = "c4_rules" }}, {{ step = "exact_dedup", num_buckets = 4 }}]
+[sources.books]
+reader = "books"
+inputs = ["@data/demo/books"]
+options = {{ books_per_partition = 2 }}
+[sources.maths]
+reader = "jsonl"
+inputs = ["@data/demo/extra/maths"]
+group = "extra"
+[variants.G1]
+groups = ["core", "pile-overlap"]
+weights = {{ c4 = 1.06, books = 2.23 }}
+[variants.G3]
+groups = ["core"]
+weights = {{ c4 = 1.06, books = 2.23 }}
+replace = {{ books = ["books", "maths"] }}
+"""
+
+
+def test_keep_policy_and_a_replaced_books_slot_end_to_end(tmp_path, dask_client):
+    from kllama.core.variants import replacement_volumes
+    from kllama.report import dataset_card, load_run
+
+    recipe = tmp_path / "policy.toml"
+    recipe.write_text(POLICY_RECIPE.format(cache=tmp_path / "cache"))
+    run = tmp_path / "run"
+    summary = run_recipe(load_recipe(str(recipe)), run, dask_client, progress=False)
+    manifest = json.loads((run / "manifest.json").read_text())
+    groups = {(s["source"], s["group"]) for s in manifest["shards"]}
+    # c4 keeps its Pile matches in core (measured and recorded), books' matches leave G3
+    assert ("c4", "pile-overlap") not in groups and ("books", "pile-overlap") in groups
+    c4 = [m for s in manifest["shards"] if s["source"] == "c4"
+          for m in pq.read_table(run / s["path"]).column("pile_match").to_pylist()]
+    assert set(c4) >= {"exact", "near"}
+    stats = summary.stages["c4.02-pile_label"].stats
+    assert stats["pile_kept:c4"] == stats["pile_overlap:c4:exact"] + stats["pile_overlap:c4:near"] >= 2
+    # G3's books slot: the non-Pile books plus maths (its extra shards), at books' epochs
+    g3 = manifest["variants"]["G3"]
+    assert g3["replace"] == {"books": ["books", "maths"]}
+    in_g3 = {(s["source"], s["group"]) for s in manifest["shards"] if s["group"] == "core"} | {("maths", "extra")}
+    assert g3["docs"] == sum(s["docs"] for s in manifest["shards"] if (s["source"], s["group"]) in in_g3)
+    info = export_variant(run, "G3", "jsonl.zst", tmp_path / "g3", repeat=False)
+    assert info["docs"] == g3["docs"] and any(i.startswith("maths/") for i in _ids(tmp_path / "g3"))
+    assert info["weights"]["maths"] == 2.23 and info["replace"] == {"books": ["books", "maths"]}
+    vol = replacement_volumes(manifest, "G3")[0]
+    assert vol["slot"] == "books" and vol["after_docs"] > vol["before_docs"]
+    card = dataset_card(load_run(run))
+    assert "| G3 | books | books + maths |" in card and "| c4 | keep |" in card and "| books | label |" in card
