@@ -1,4 +1,4 @@
-"""Megatron/GPT-NeoX ``MMapIndexedDataset`` ("binidx") files as RWKV reads them (spec: FORMATS.md section 1).
+"""Megatron/GPT-NeoX ``MMapIndexedDataset`` ("binidx") files as RWKV reads them (byte layout: docs/tokenize.md).
 
 ``PREFIX.idx``: ``b"MMIDIDX\\x00\\x00"``, u64 version 1, u8 dtype code, u64 N items, u64 D = len(doc_idx),
 int32 sizes[N], int64 pointers[N] (byte offsets into ``.bin``), int64 doc_idx[D]; little-endian, no padding.

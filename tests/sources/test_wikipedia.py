@@ -252,7 +252,7 @@ def test_demo_recipe_end_to_end_on_local_cluster(tmp_path, dask_client):
         assert ledger.balanced, name
     assert read_stage.quarantined and read_stage.quarantined[0]["partial"] == "true"  # the truncated dump
     ledger_json = json.loads((tmp_path / "run" / "ledger.json").read_text())
-    assert ledger_json["wikipedia.00-read"]["dropped"] == {"wiki_not_main_namespace": 2, "wiki_truncated_page": 1}
+    assert ledger_json["wikipedia.00-read"]["dropped"] == {"wiki_not_main_namespace": 2, "truncated_file": 1}
     assert sum(s["docs"] for s in summary.shards) == 6  # the 4 pages before the cut are exact duplicates
 
 
