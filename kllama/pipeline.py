@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,12 @@ def _run_checked(recipe: Recipe, run_dir: Path, client: Client, progress: bool, 
     # what steps need before any partition, as engine stages (the Pile index of a pile_label given pile_dir)
     setup = runner.setup_stages([spec for _, sp in sorted(plan.sources.items()) for st in sp.stages for spec in st.specs])
     summary.stages.update({stage: res.ledger for stage, res in setup.items()})
-    for name, sp in sorted(plan.sources.items()):
+    # by name, except that a source runs after the sources its global steps compare against (dedup_against)
+    final: dict[str, list[Path]] = {}
+    for w in plan.warnings:
+        print(f"kllama: warning: {w}", file=sys.stderr)
+    for name in plan.order or sorted(plan.sources):
+        sp = plan.sources[name]
         read, *middle, shards = sp.stages
         res = runner.read_stage(read.name, name, sp.reader, recipe.sources[name].options, sp.partitions,
                                 read.specs, sp.group)
@@ -89,11 +95,13 @@ def _run_checked(recipe: Recipe, run_dir: Path, client: Client, progress: bool, 
         outputs = res.outputs
         for st in middle:
             if st.kind == "global":
-                res = runner.global_stage(st.name, outputs, st.specs[0])
+                res = runner.global_stage(st.name, outputs, st.specs[0],
+                                          references={r: final[r] for r in sp.references if r in final})
             else:
                 res = runner.map_stage(st.name, outputs, st.specs)
             summary.stages[res.name] = res.ledger
             outputs = res.outputs
+        final[name] = outputs
         summary.shards.extend(runner.shard_stage(shards.name, name, outputs, store_steps))
     summary.manifest = write_manifest(run_dir, recipe, summary.shards)
     ledger = {name: led.to_dict() for name, led in summary.stages.items()}

@@ -98,6 +98,10 @@ class GlobalStep(ABC):
        global pass over the small decision tables (e.g. union-find over candidate pairs).
     4. ``apply(table, decisions, ledger)`` on each partition with the decisions whose ``part`` is its own;
        returns the new table and counts drops in the ledger.
+
+    A step that compares a source with *other* sources names them in ``references()``: the engine runs those
+    sources first and adds the key rows of their final partitions (``emit_keys`` of this step, ``part`` < 0) to
+    every bucket, so ``resolve`` sees them beside the source's own rows; only the own partitions are applied to.
     """
 
     name: ClassVar[str] = ""
@@ -120,6 +124,11 @@ class GlobalStep(ABC):
 
     def combine(self, decisions: pa.Table) -> pa.Table:
         return decisions
+
+    def references(self) -> tuple[str, ...]:
+        """Recipe names of the other sources whose final documents this step compares against (run before this
+        source; their key rows come with ``part`` < 0). Empty for a step that looks at its own source only."""
+        return ()
 
     @abstractmethod
     def apply(self, table: pa.Table, decisions: pa.Table, ledger: Ledger) -> pa.Table:

@@ -27,12 +27,13 @@ class InProcessResult:
     ledger: Ledger
 
 
-def run_global_in_process(step: GlobalStep, tables: list[pa.Table], ledger: Ledger | None = None
-                          ) -> InProcessResult:
-    """Run ``step`` over ``tables`` (each one partition) as the engine would."""
+def run_global_in_process(step: GlobalStep, tables: list[pa.Table], ledger: Ledger | None = None,
+                          references: list[pa.Table] | None = None) -> InProcessResult:
+    """Run ``step`` over ``tables`` (each one partition) as the engine would; ``references``: the final partitions
+    of the sources the step names in ``references()`` (their key rows get ``part`` -1, -2, ...)."""
     ledger = ledger if ledger is not None else Ledger()
     keys = []
-    for part, t in enumerate(tables):
+    for part, t in [*enumerate(tables), *((-1 - j, r) for j, r in enumerate(references or []))]:
         k = step.emit_keys(t)
         keys.append(k.append_column("part", pa.array(np.full(k.num_rows, part, dtype=np.int32))))
     allk = pa.concat_tables(keys)

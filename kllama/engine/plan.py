@@ -120,6 +120,8 @@ class SourcePlan:
     stages: list[StagePlan]
     #: the map steps run inside the read stage (recipe entries)
     read_specs: list[dict[str, Any]] = field(default_factory=list)
+    #: other sources whose final documents a global step of this one compares against (they run first)
+    references: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -131,15 +133,21 @@ class RunPlan:
     batch_docs: int
     drop_samples: int
     sources: dict[str, SourcePlan]
+    #: the order sources run in: by name, except that a source runs after the sources it references
+    order: list[str] = field(default_factory=list)
+    #: things worth saying that do not stop the run (a referenced source that is not in this run)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "recipe": self.recipe,
             "recipe_path": self.recipe_path,
             "run": {"batch_docs": self.batch_docs, "drop_samples": self.drop_samples},
+            "order": list(self.order or sorted(self.sources)),
+            "warnings": list(self.warnings),
             "sources": {
                 name: {"reader": s.reader, "group": s.group, "options": s.options, "drop_reasons": s.drop_reasons,
-                       "inputs": s.inputs, "partitions": s.partitions,
+                       "inputs": s.inputs, "partitions": s.partitions, "references": s.references,
                        "stages": [{"name": st.name, "kind": st.kind,
                                    "steps": [{"step": p.step, "where": p.where, "kind": p.kind, "options": p.options,
                                               "drop_reasons": p.drop_reasons,
@@ -164,9 +172,12 @@ class RunPlan:
         lines = [f"plan of recipe {self.recipe} ({self.recipe_path}): {len(self.sources)} sources, "
                  f"{d['partitions_total']} partitions, {d['stages_total']} stages; "
                  f"batch_docs={self.batch_docs}, drop_samples={self.drop_samples}"]
+        lines += [f"warning: {w}" for w in self.warnings]
         for name, s in sorted(self.sources.items()):
             lines.append("")
             lines.append(f"source {name}: reader {s.reader}({_kwargs(s.options)}), group {s.group}")
+            if s.references:
+                lines.append(f"  runs after {', '.join(s.references)} (compares against their final documents)")
             for i in s.inputs:
                 lines.append(f"  input {i}")
             lines.append(f"  -> {len(s.partitions)} partitions")
@@ -275,6 +286,24 @@ def _where_of(recipe: Recipe, source: str, n_own: int, index: int) -> str:
     return f"[sources.{source}] pipeline[{index}]" if index < n_own else f"[run] post[{index - n_own}]"
 
 
+def source_order(references: dict[str, list[str]]) -> list[str]:
+    """Source names in run order: by name, except that every source comes after the sources it references
+    (names not among the keys are ignored). A cycle is an error naming its sources."""
+    names = sorted(references)
+    waiting = {n: {r for r in references[n] if r in references and r != n} for n in names}
+    order: list[str] = []
+    while waiting:
+        ready = [n for n in sorted(waiting) if not waiting[n]]
+        if not ready:
+            raise ValueError("sources reference each other in a cycle: " + ", ".join(sorted(waiting)))
+        first = ready[0]
+        order.append(first)
+        del waiting[first]
+        for deps in waiting.values():
+            deps.discard(first)
+    return order
+
+
 def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
     """Check and build every reader and step of ``recipe`` on this process, then list each source's inputs.
 
@@ -283,6 +312,7 @@ def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
     check_recipe(recipe)
     checker = _Checker(recipe)
     sources: dict[str, SourcePlan] = {}
+    warnings: list[str] = []
     for name in sorted(recipe.sources):
         src = recipe.sources[name]
         cls = source_class(src.reader)
@@ -325,10 +355,27 @@ def build_plan(recipe: Recipe, list_inputs: bool = True) -> RunPlan:
             stage_list.append(StagePlan(name=stage_name, kind=kind, specs=specs,
                                         steps=[next(plans_iter) for _ in specs]))
         stage_list.append(StagePlan(name=f"{name}.99-shards", kind="shard"))
+        refs: list[str] = []
+        for i, spec in enumerate(pipeline):
+            step = build_steps([spec])[0]
+            for ref in step.references() if isinstance(step, GlobalStep) else ():
+                if ref == name:
+                    raise checker.error(f"{_where_of(recipe, name, len(src.pipeline), i)} sources",
+                                        f"step {spec['step']!r} cannot reference its own source {name!r}")
+                if ref not in recipe.sources:
+                    warnings.append(f"[sources.{name}] step {spec['step']!r}: source {ref!r} is not in this run, so "
+                                    f"{name} is not compared against it")
+                elif ref not in refs:
+                    refs.append(ref)
         sources[name] = SourcePlan(
             name=name, reader=src.reader, group=src.group, options=effective_options(cls, src.options),
             drop_reasons=list(reader.declared_reasons()), inputs=list(src.inputs), partitions=partitions,
-            stages=stage_list, read_specs=read_specs)
+            stages=stage_list, read_specs=read_specs, references=refs)
+    try:
+        order = source_order({n: s.references for n, s in sources.items()})
+    except ValueError as exc:
+        raise PlanError(f"recipe {recipe.path}: {exc}") from None
     return RunPlan(recipe=recipe.name, recipe_path=str(recipe.path),
                    batch_docs=_run_setting(recipe, "batch_docs", DEFAULT_BATCH_DOCS, 1),
-                   drop_samples=_run_setting(recipe, "drop_samples", DEFAULT_DROP_SAMPLES, 0), sources=sources)
+                   drop_samples=_run_setting(recipe, "drop_samples", DEFAULT_DROP_SAMPLES, 0), sources=sources,
+                   order=order, warnings=warnings)

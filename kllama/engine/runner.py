@@ -150,13 +150,21 @@ class StageRunner:
         self._write_plan(d, tasks)
         return self._record(name, "map", tasks, self._compute(tasks, name))
 
-    def global_stage(self, name: str, inputs: list[Path], spec: dict[str, Any]) -> StageResult:
-        """keys (per partition) -> resolve (per bucket) -> combine (once) -> apply (per partition)."""
+    def global_stage(self, name: str, inputs: list[Path], spec: dict[str, Any],
+                     references: dict[str, list[Path]] | None = None) -> StageResult:
+        """keys (per partition) -> resolve (per bucket) -> combine (once) -> apply (per partition).
+
+        ``references``: the final partitions of the other sources the step names (``GlobalStep.references``), in
+        its order; their key rows (``_refkeys/ref-NNNNN``) get ``part`` -1, -2, ... and join every bucket, but
+        nothing is applied to them."""
         d = self._stage_dir(name)
         step = build_steps([spec])[0]
         assert isinstance(step, GlobalStep)
         key_tasks = [PartitionTask(kind="keys", stage_dir=str(d / "_keys"), name=f"part-{i:05d}", inputs=[str(p)],
                                    steps=[spec], extra={"part": i}) for i, p in enumerate(inputs)]
+        ref_paths = [p for src in step.references() for p in (references or {}).get(src, [])]
+        key_tasks += [PartitionTask(kind="keys", stage_dir=str(d / "_refkeys"), name=f"ref-{j:05d}", inputs=[str(p)],
+                                    steps=[spec], extra={"part": -1 - j}) for j, p in enumerate(ref_paths)]
         helpers = self._compute(key_tasks, f"{name}:keys")
         key_files = [str(t.output) for t in key_tasks]
         res_tasks = [PartitionTask(kind="resolve", stage_dir=str(d / "_decisions"), name=f"bucket-{b:04d}",

@@ -91,7 +91,8 @@ class LicenseFilter(Filter):
 
 @register
 class ExtensionFilter(Filter):
-    """Keep files whose path ends with an allowed suffix (``"redpajama"``: RedPajama's 66, the default).
+    """Keep files whose path ends with an allowed suffix (``"redpajama"``: RedPajama's 66, the default; in a list,
+    the entry ``"redpajama"`` stands for those 66, so ``["redpajama", ".kt", ".swift"]`` widens them).
 
     Drops: ``certificate_file`` (``.crt``), ``license_file`` (files named ``LICENSE``, also ``LICENSE.md`` etc.
     when ``skip_license_variants``), ``extension_not_allowed``, ``path_missing``.
@@ -105,7 +106,8 @@ class ExtensionFilter(Filter):
             if extensions != "redpajama":
                 raise ValueError('extensions must be "redpajama" or a list of suffixes')
             extensions = REDPAJAMA_EXTENSIONS
-        self.extensions = tuple(extensions)
+        wide = [e for x in extensions for e in (REDPAJAMA_EXTENSIONS if x == "redpajama" else (x,))]
+        self.extensions = tuple(dict.fromkeys(wide))
         self.skip_license_variants = skip_license_variants
 
     def keep(self, doc: Document) -> bool | str:

@@ -69,7 +69,8 @@ def _skip_rest_of_line(f: io.BufferedIOBase, chunk: int = 1 << 20) -> int:
 
 @register
 class GithubSource(Source):
-    """Reads code dumps (``.parquet``, ``.jsonl``/``.json`` optionally ``.gz``/``.zst``).
+    """Reads code dumps (``.parquet``, ``.jsonl``/``.json`` optionally ``.gz``/``.zst``). Also the reader of
+    ``code_extra`` (G2), whose wider licence and extension lists are the recipe's steps, not reader options.
 
     Every record is a file. Drops: ``file_too_large`` (over ``max_file_bytes``; a JSON line is never read whole
     into memory beyond that limit), ``binary_file`` (bytes that are not UTF-8, or a NUL character),
@@ -115,8 +116,10 @@ class GithubSource(Source):
         path = meta.get("path") or ""
         locator = f"{repo}/{path}@{meta['hexsha']}" if meta.get("hexsha") else f"{base}:{row}:{repo}/{path}"
         url = f"https://github.com/{repo}/blob/HEAD/{path}" if repo and path else None
-        return Document(id=make_id("github", locator), text=text, source="github", url=url, lang="code",
-                        meta=meta)
+        # ids and the source column take the recipe's name: another source with this reader (code_extra) gets
+        # its own ids, even for a file that github also holds
+        return Document(id=make_id(self.source_name, locator), text=text, source=self.source_name, url=url,
+                        lang="code", meta=meta)
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
         if path.endswith(".parquet"):

@@ -24,6 +24,8 @@ _NAME_RUN = re.compile(f"[{NAME_CHARS}]+")
 
 def clean_turn(text: str) -> str:
     """A turn's text: CR/CRLF -> LF, blank lines removed, trailing spaces removed, stripped."""
+    if "\n" not in text and "\r" not in text:  # one line (IRC): nothing but the ends to strip
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _BLANKS.sub("\n", text)
     return _TRAILING.sub("", text).strip()
@@ -31,7 +33,9 @@ def clean_turn(text: str) -> str:
 
 def speaker_name(name: str) -> str:
     """``name`` made safe as a speaker label (no ``:``, no line break; empty -> ``unknown``)."""
-    name = re.sub(r"[:\r\n]+", "_", name).strip()
+    if ":" in name or "\n" in name or "\r" in name:
+        name = re.sub(r"[:\r\n]+", "_", name)
+    name = name.strip()
     return name or "unknown"
 
 
@@ -61,6 +65,6 @@ def pseudonym(name: str, salt: str = "", prefix: str = "user") -> str:
 def replace_names(text: str, mapping: dict[str, str]) -> str:
     """Every whole name-character run of ``text`` that is a key of ``mapping`` (exact case) replaced by its value
     (``bob2: try this`` -> ``user_1a2b3c4d: try this``)."""
-    if not mapping:
+    if not mapping or mapping.keys().isdisjoint(_NAME_RUN.findall(text)):  # the common case, without a callback
         return text
     return _NAME_RUN.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
