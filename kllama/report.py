@@ -412,7 +412,7 @@ POLICY_NOTE = ("`pile = \"label\"` moves a source's documents found in the Pile 
                "avoiding deduplication here and just copying what LLAMA did\"), as the project's founding notes say, "
                "and label every other source.")
 
-_POLICY_HEAD = ["source", "Pile policy", "checked", "in the Pile (exact)", "in the Pile (near)", "moved out of G3",
+_POLICY_HEAD = ["source", "Pile policy", "checked", "in the Pile (exact)", "in the Pile (near)", "moved to pile-overlap",
                 "share in the Pile"]
 _REPL_HEAD = ["variant", "slot", "filled by", "documents before", "MB before", "documents after", "MB after",
               "epochs"]
