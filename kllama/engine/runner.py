@@ -107,8 +107,9 @@ class StageRunner:
     def report_skipped(self) -> None:
         """Print one line for the complete partitions skipped since the last report (a resumed run)."""
         if self._skipped_parts:
-            print(f"kllama: resuming: {self._skipped_parts} partitions already complete, skipped "
-                  f"({self._skipped_stages} stages or sub-stages entirely)", file=sys.stderr)
+            n, k = self._skipped_parts, self._skipped_stages
+            print(f"kllama: {n} partition{'s' if n > 1 else ''} already complete (an earlier run's), skipped "
+                  f"({k} stage{'s' if k != 1 else ''} or sub-stage{'s' if k != 1 else ''} entirely)", file=sys.stderr)
         self._skipped_parts = self._skipped_stages = 0
 
     def _stage_dir(self, name: str) -> Path:
