@@ -108,8 +108,8 @@ class StageRunner:
         """Print one line for the complete partitions skipped since the last report (a resumed run)."""
         if self._skipped_parts:
             n, k = self._skipped_parts, self._skipped_stages
-            print(f"kllama: {n} partition{'s' if n > 1 else ''} already complete (an earlier run's), skipped "
-                  f"({k} stage{'s' if k != 1 else ''} or sub-stage{'s' if k != 1 else ''} entirely)", file=sys.stderr)
+            print(f"kllama: {n} partition{'s' if n > 1 else ''} already complete, skipped (made by an earlier run; "
+                  f"{k} stage{'s' if k != 1 else ''} or sub-stage{'s' if k != 1 else ''} entirely)", file=sys.stderr)
         self._skipped_parts = self._skipped_stages = 0
 
     def _stage_dir(self, name: str) -> Path:
