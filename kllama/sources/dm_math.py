@@ -132,24 +132,22 @@ def generate(module: str, difficulty: str, count: int, seed: int, part: int = 0)
 
     with _GENERATE_LOCK:
         s = unit_seed(seed, difficulty, module, part)
-        py_state, np_state = random.getstate(), np.random.get_state()
         sympy_state = sympy_random.rng.getstate()
-        random.seed(s)
-        np.random.seed(s % (1 << 32))
-        # sympy >= 1.7 draws from its own generator (randprime in numbers__is_prime); sympy 1.5 used `random`
         sympy_random.seed(s)
-        try:
-            while len(lines) < 2 * count:
-                problem = fn()
-                q, a = str(problem.question), str(problem.answer)
-                if len(q) > settings.MAX_QUESTION_LENGTH or len(a) > settings.MAX_ANSWER_LENGTH:
-                    resampled += 1
-                    continue
-                lines += [q.replace("\n", " "), a.replace("\n", " ")]
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-            sympy_random.rng.setstate(sympy_state)
+        # The package draws from the process-wide `random` and `np.random`; other threads of the process (a Dask
+        # worker's own) may draw from them too, between two of its calls. Its modules get private generators
+        # for the duration, so that nothing else can move them.
+        with dm_math_compat.private_generators(random.Random(s), np.random.RandomState(s % (1 << 32))):
+            try:
+                while len(lines) < 2 * count:
+                    problem = fn()
+                    q, a = str(problem.question), str(problem.answer)
+                    if len(q) > settings.MAX_QUESTION_LENGTH or len(a) > settings.MAX_ANSWER_LENGTH:
+                        resampled += 1
+                        continue
+                    lines += [q.replace("\n", " "), a.replace("\n", " ")]
+            finally:
+                sympy_random.rng.setstate(sympy_state)
     return lines, resampled
 
 

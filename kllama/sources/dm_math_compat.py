@@ -28,11 +28,13 @@ standard ``random`` module; the process-wide generator and its state are the sam
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import random
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import numpy
@@ -56,16 +58,38 @@ class ItemsetArray(numpy.ndarray):
             self[tuple(index) if isinstance(index, list) else index] = value
 
 
-class NumpyCompat(types.ModuleType):
-    """numpy, seen by one module of ``mathematics_dataset``: ``object``, ``zeros`` and ``empty`` as numpy 1.x."""
+#: the generators the package draws from: the process-wide ones, or private ones inside :func:`private_generators`
+_GENERATORS: dict[str, Any] = {"random": random, "np_random": numpy.random}
 
-    object = object
+
+@contextlib.contextmanager
+def private_generators(rng: random.Random, np_state: numpy.random.RandomState) -> Iterator[None]:
+    """Let the package draw from ``rng`` and ``np_state`` instead of the process-wide ``random``/``np.random``,
+    which other threads of the process (a Dask worker's own) may draw from between two of its calls."""
+    saved = dict(_GENERATORS)
+    _GENERATORS.update(random=rng, np_random=np_state)
+    try:
+        yield
+    finally:
+        _GENERATORS.update(saved)
+
+
+class NumpyPrivateRandom(types.ModuleType):
+    """numpy as ``mathematics_dataset`` sees it: ``np.random`` is the current generator of :data:`_GENERATORS`."""
 
     def __init__(self) -> None:
         super().__init__("numpy")
 
     def __getattr__(self, name: str) -> Any:
+        if name == "random":
+            return _GENERATORS["np_random"]
         return getattr(numpy, name)
+
+
+class NumpyCompat(NumpyPrivateRandom):
+    """numpy, seen by one module of ``mathematics_dataset``: ``object``, ``zeros`` and ``empty`` as numpy 1.x."""
+
+    object = object
 
     @staticmethod
     def zeros(*args: Any, **kwargs: Any) -> ItemsetArray:
@@ -99,26 +123,26 @@ class DeterministicRandom(types.ModuleType):
         super().__init__("random")
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(random, name)
+        return getattr(_GENERATORS["random"], name)
 
     @staticmethod
     def choice(seq: Any) -> Any:
-        return random.choice(canonical(seq))
+        return _GENERATORS["random"].choice(canonical(seq))
 
     @staticmethod
     def shuffle(x: list) -> None:
         x[:] = canonical(x)
-        random.shuffle(x)
+        _GENERATORS["random"].shuffle(x)
 
     @staticmethod
     def randint(a: Any, b: Any) -> int:
-        return random.randint(_as_int(a), _as_int(b))
+        return _GENERATORS["random"].randint(_as_int(a), _as_int(b))
 
     @staticmethod
     def randrange(start: Any, stop: Any = None, step: int = 1) -> int:
         if stop is None:
-            return random.randrange(_as_int(start))
-        return random.randrange(_as_int(start), _as_int(stop), _as_int(step))
+            return _GENERATORS["random"].randrange(_as_int(start))
+        return _GENERATORS["random"].randrange(_as_int(start), _as_int(stop), _as_int(step))
 
 
 def _patch_sympy() -> None:
@@ -139,10 +163,12 @@ def load() -> dict[str, Any]:
         polynomials = importlib.import_module("mathematics_dataset.sample.polynomials")
         polynomials.np = NumpyCompat()
         modules = importlib.import_module("mathematics_dataset.modules.modules")
-        proxy = DeterministicRandom()
+        proxy, np_proxy = DeterministicRandom(), NumpyPrivateRandom()
         for name, mod in list(sys.modules.items()):
             if name.startswith("mathematics_dataset.") and getattr(mod, "random", None) is random:
                 mod.random = proxy
+            if name.startswith("mathematics_dataset.") and getattr(mod, "np", None) is numpy:
+                mod.np = np_proxy
         settings = importlib.import_module("mathematics_dataset.generate_settings")
         from importlib.metadata import PackageNotFoundError, version
 

@@ -155,3 +155,31 @@ def test_released_files_folder_and_archive(tmp_path):
     archive.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     _, ledger3 = _read_all(src, [str(archive)])
     assert ledger3.dropped["truncated_file"] == 1
+
+
+def test_generation_ignores_other_threads_drawing_from_the_global_generators():
+    """A Dask worker's own threads draw from ``random``/``np.random`` while a task generates: the output must not
+    change (it did before the package got private generators: two demo runs gave different dm_math shards)."""
+    import random
+    import threading
+
+    import numpy as np
+
+    from kllama.sources.dm_math import generate
+
+    quiet = [generate(m, "train-easy", 6, 3)[0] for m in ("calculus__differentiate", "algebra__linear_1d")]
+    stop = threading.Event()
+
+    def noise() -> None:
+        while not stop.is_set():
+            random.random()
+            np.random.random()
+
+    thread = threading.Thread(target=noise)
+    thread.start()
+    try:
+        noisy = [generate(m, "train-easy", 6, 3)[0] for m in ("calculus__differentiate", "algebra__linear_1d")]
+    finally:
+        stop.set()
+        thread.join()
+    assert noisy == quiet
