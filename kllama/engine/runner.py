@@ -233,7 +233,9 @@ class StageRunner:
                 continue
             seen.add(key)
             step = build_steps([spec])[0]
-            wanted = step.setup_tasks() if hasattr(step, "setup_tasks") else []
+            if not hasattr(step, "setup_tasks") or step.setup_stage_name in done:
+                continue  # the same stage asked for by a spec that differs elsewhere (a source's Pile policy)
+            wanted = step.setup_tasks()
             if not wanted:
                 continue
             name = step.setup_stage_name
