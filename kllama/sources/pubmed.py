@@ -151,7 +151,8 @@ def parse_record(elem: Any) -> dict[str, Any] | None:
     rec["year"] = _year(article, citation)
     if article is not None:
         rec["languages"] = [t for t in (_text(x) for x in article.iterfind("Language")) if t]
-        rec["publication_types"] = [_text(x) for x in article.iterfind("PublicationTypeList/PublicationType")]
+        rec["publication_types"] = [_text(x) for x in article.iterfind("PublicationTypeList/PublicationType")] \
+            or [_text(x) for x in article.iterfind("PublicationType")]  # BookDocument lists them directly
     else:
         rec["languages"], rec["publication_types"] = [], []
     rec["mesh"] = [_text(x) for x in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")]

@@ -88,6 +88,19 @@ def test_inline_markup_whitespace(tmp_path):
     assert docs[0].text == "A title\n\nA fast-acting \u03b22-agonist and CO2 in vivo."
 
 
+def test_book_article(tmp_path):
+    record = b"""<PubmedArticleSet><PubmedBookArticle><BookDocument><PMID Version="1">20301295</PMID>
+      <Book><BookTitle>GeneReviews</BookTitle><PubDate><Year>1993</Year></PubDate></Book>
+      <ArticleTitle>Cystic Fibrosis</ArticleTitle><Language>eng</Language>
+      <Abstract><AbstractText Label="CLINICAL CHARACTERISTICS">Cystic fibrosis affects the lungs.</AbstractText>
+      </Abstract><PublicationType UI="D000000">Review</PublicationType></BookDocument>
+      </PubmedBookArticle></PubmedArticleSet>"""
+    docs, _ = _read(_write(tmp_path / "pubmed20n0009.xml.gz", record), languages=["eng"])
+    assert docs[0].text == "Cystic Fibrosis\n\nCLINICAL CHARACTERISTICS\nCystic fibrosis affects the lungs."
+    assert docs[0].meta["kind"] == "book" and docs[0].meta["year"] == 1993
+    assert docs[0].meta["publication_types"] == ["Review"]
+
+
 def test_dtd_is_never_loaded(tmp_path):
     # a DTD that would give PMID a default Version of 9 if it were read
     dtd = tmp_path / "pubmed.dtd"
