@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
 import sys
 import tempfile
@@ -61,15 +60,15 @@ TESTS = REPO / "tests" / "data"
 MONTH_COMMENTS = 300_000_000
 
 
-def cpu_now() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def timed(fn):
-    t = cpu_now()
-    out = fn()
-    return max(cpu_now() - t, 1e-9), out
+def timed(fn, min_s: float = 1.0):
+    """CPU seconds per call of ``fn`` (repeated until ``min_s`` CPU seconds have passed) and its result."""
+    calls, t0 = 0, time.process_time()
+    while True:
+        out = fn()
+        calls += 1
+        spent = time.process_time() - t0
+        if spent >= min_s:
+            return max(spent / calls, 1e-9), out
 
 
 def read_all(src, path: Path) -> int:
@@ -116,6 +115,8 @@ def bench_readers(tmp: Path) -> None:
     t, n = timed(lambda: read_all(IrcSource(nicks="pseudonym"), day))
     f, _ = timed(lambda: irc_floor(day))
     row("irc", mb, t, f, f"{n} conversations, pseudonyms on")
+    t, n = timed(lambda: read_all(IrcSource(nicks="keep"), day))
+    row("irc (keep)", mb, t, f, "nicks kept")
     # reddit: a generated comment month
     _, coms = pushshift_month(seed=1, submissions=4000, comments_per=25)
     rc = tmp / "RC_2006-01.zst"
@@ -190,7 +191,7 @@ def bench_threads(scale: int, buckets: int) -> None:
                 docs.append(d)
     table = documents_to_table(docs, schema_with({}))
     step = RedditThreads(num_buckets=buckets)
-    t_keys, keys = timed(lambda: step.emit_keys(table))
+    t_keys, keys = timed(lambda: step.emit_keys(table), 0.0)
     keys = keys.append_column("part", pa.array(np.zeros(keys.num_rows, np.int32)))
     bucket_of = keys.column("key").to_numpy() % np.uint64(buckets)
     sizes = np.bincount(bucket_of.astype(np.int64), minlength=buckets)
