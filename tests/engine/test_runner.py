@@ -129,4 +129,5 @@ def test_small_batches_give_the_same_documents_for_every_source(tmp_path, dask_c
     assert all(led.balanced for led in summary.stages.values())
     assert _shard_docs(tmp_path / "small") == _shard_docs(tmp_path / "big")
     markers = [json.loads(p.read_text()) for p in (tmp_path / "small" / "stages").glob("*/part-*.done.json")]
-    assert max(m["rows"] for m in markers) > 5  # partitions really spanned several batches
+    # (setup stages such as the Pile index have task markers without a row count)
+    assert max(m.get("rows", 0) for m in markers) > 5  # partitions really spanned several batches
