@@ -248,7 +248,10 @@ def prepare_index(pile_paths: list[str], output: str | Path, settings: IndexSett
     old = out / "index.json"
     if old.exists():
         prev = json.loads(old.read_text())
-        if prev.get("settings") != asdict(s) or prev.get("shards") != shards:
+        # the same shards are the same names and contents, wherever they lie (another checkout, a moved copy)
+        same_shards = (prev.get("shards_fingerprint") == _shards_fingerprint(shards) if "shards_fingerprint" in prev
+                       else prev.get("shards") == shards)
+        if prev.get("settings") != asdict(s) or not same_shards:
             raise ValueError(f"{out} holds an index with other settings or shards; use a new --output")
     atomic_write_text(out / "_plan.json", json.dumps({"settings": asdict(s), "shards": shards}, indent=1))
     return shards
@@ -279,7 +282,8 @@ def finish_index(output: str | Path, shards: list[str], settings: IndexSettings 
     rows = {k: sum(i.get("rows", {}).get(k, 0) for i in infos) for k in ("exact", "sketch")}
     kind_bytes = {k: sum(i.get("bytes", {}).get(k, 0) for i in infos) for k in ("exact", "sketch")}
     meta = {"format": FORMAT_VERSION, "settings": asdict(s), "normalization": "NFC + whitespace collapsed",
-            "shards": shards, "docs": docs, "index_bytes": nbytes, "rows": rows, "bytes": kind_bytes,
+            "shards": [os.path.basename(p) for p in shards], "shards_fingerprint": _shards_fingerprint(shards),
+            "docs": docs, "index_bytes": nbytes, "rows": rows, "bytes": kind_bytes,
             "bytes_per_million_docs": int(nbytes / docs * 1e6) if docs else 0,
             "sets": dict(sorted(sets.items())), "ledger": ledger.to_dict(), "probe": probe(s)}
     path = Path(output) / "index.json"

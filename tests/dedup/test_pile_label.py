@@ -4,6 +4,7 @@ variant store end to end (G3 export leaves out exactly the overlap group)."""
 import io
 import json
 import random
+import shutil
 import subprocess
 import sys
 
@@ -60,6 +61,13 @@ def test_index_of_the_sample_shards(tmp_path):
     assert again["docs"] == 17
     idx = PileIndex(tmp_path / "idx")
     assert idx.prefixes_for_bucket(3, 16) == [p for p in range(256) if p % 16 == 3]
+    # the same shards copied elsewhere (another checkout of the demo data) are the same index, not a refusal
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(pile, moved)
+    assert build_index([str(moved)], tmp_path / "idx")["docs"] == 17
+    (moved / "lm_dataformat-test-blns.jsonl.zst.tar").unlink()
+    with pytest.raises(ValueError, match="other settings or shards"):
+        build_index([str(moved)], tmp_path / "idx")
 
 
 def test_cli_pile_index(tmp_path):
