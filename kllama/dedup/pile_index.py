@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kllama.core.files import atomic_write_text, expand_inputs
@@ -336,13 +335,25 @@ class PileIndex:
         about ``rows / (2**prefix_bits * shards)`` rows, and its matching rows)."""
         if len(values) == 0:
             return
-        value_set = pa.array(np.unique(values), pa.uint64())
+        # the query keys are sorted once; each file's rows are looked up by binary search, so a file costs its
+        # own rows (times log of the query), never the query's size again (pc.is_in rebuilt a hash set of all
+        # the query keys for every file: a cost of query x files, which grew with the square of the input)
+        wanted = np.unique(np.asarray(values, dtype=np.uint64))
         for p in prefixes:
             for f in self._files(kind, p):
                 t = pq.read_table(f)
-                hit = t.filter(pc.is_in(t.column(column), value_set=value_set))
+                hit = t.filter(pa.array(sorted_member(wanted, t.column(column).to_numpy())))
                 if hit.num_rows:
                     yield hit
+
+
+def sorted_member(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``np.isin(x, sorted_values)`` for a sorted, unique ``sorted_values``, by binary search (no hash set built)."""
+    if len(sorted_values) == 0 or len(x) == 0:
+        return np.zeros(len(x), dtype=bool)
+    pos = np.searchsorted(sorted_values, x)
+    np.minimum(pos, len(sorted_values) - 1, out=pos)
+    return sorted_values[pos] == x
 
 
 # -- the lazily built demo/cache index ---------------------------------------------------------------

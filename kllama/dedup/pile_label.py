@@ -194,9 +194,17 @@ class PileLabel(GlobalStep):
         if ex.any():
             q = pa.table({"h1": pa.array(key[ex], pa.uint64()), "h2": keys.column("key2").filter(pa.array(ex)),
                           "part": pa.array(part[ex], pa.int32()), "row": pa.array(row[ex], pa.int64())})
+            # the query sorted by h1 once: each index file's hits join only the query rows with their keys
+            q_order = np.argsort(key[ex], kind="stable")
+            q_h1 = key[ex][q_order]
             for hit in self.index.iter_matches("exact", "h1", key[ex], prefixes):
                 hit = _aggregate(hit, ["h1", "h2"], "set", "min", "set")
-                j = q.join(hit, keys=["h1", "h2"], join_type="inner")
+                hk = np.unique(hit.column("h1").to_numpy())
+                lo = np.searchsorted(q_h1, hk, "left")
+                n = np.searchsorted(q_h1, hk, "right") - lo
+                within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+                sel = np.sort(q_order[np.repeat(lo, n) + within])
+                j = q.take(pa.array(sel, pa.int64())).join(hit, keys=["h1", "h2"], join_type="inner")
                 if j.num_rows:
                     out.append(pa.table({"part": j.column("part"), "row": j.column("row"),
                                          "kind": pa.array(np.full(j.num_rows, _KIND_EXACT, np.int8)),

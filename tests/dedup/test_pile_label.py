@@ -314,3 +314,17 @@ def test_keep_policy_and_a_replaced_books_slot_end_to_end(tmp_path, dask_client)
     assert vol["slot"] == "books" and vol["after_docs"] > vol["before_docs"]
     card = dataset_card(load_run(run))
     assert "| G3 | books | books + maths |" in card and "| c4 | keep |" in card and "| books | label |" in card
+
+
+def test_sorted_member_is_isin():
+    import numpy as np
+
+    from kllama.dedup.pile_index import sorted_member
+
+    rng = np.random.default_rng(5)
+    for n, m in ((0, 5), (5, 0), (1, 10), (1000, 5000), (50_000, 20_000)):
+        values = np.unique(rng.integers(0, 1 << 63, n, dtype=np.uint64) | np.uint64(1))
+        x = np.concatenate([rng.choice(values, m // 2) if len(values) else np.zeros(0, np.uint64),
+                            rng.integers(0, 1 << 63, m - m // 2, dtype=np.uint64)])
+        x = np.concatenate([x, np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)])
+        assert np.array_equal(sorted_member(values, x), np.isin(x, values))
