@@ -249,7 +249,8 @@ def prepare_index(pile_paths: list[str], output: str | Path, settings: IndexSett
         prev = json.loads(old.read_text())
         # the same shards are the same names and contents, wherever they lie (another checkout, a moved copy)
         same_shards = (prev.get("shards_fingerprint") == _shards_fingerprint(shards) if "shards_fingerprint" in prev
-                       else prev.get("shards") == shards)
+                       else [os.path.basename(p) for p in prev.get("shards", [])]
+                       == [os.path.basename(p) for p in shards])
         if prev.get("settings") != asdict(s) or not same_shards:
             raise ValueError(f"{out} holds an index with other settings or shards; use a new --output")
     atomic_write_text(out / "_plan.json", json.dumps({"settings": asdict(s), "shards": shards}, indent=1))
