@@ -226,10 +226,23 @@ class PileLabel(GlobalStep):
         ``max_hits_per_key`` Pile documents are stop keys (one row per query document holding one)."""
         cap = self.max_hits_per_key
         held: pa.Table | None = None  # at most cap + 1 postings per key (the smallest docs): bounded memory
+
+        def compact(tables: list[pa.Table]) -> pa.Table:
+            t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            return _first_per_group(t.sort_by([("key", "ascending"), ("doc", "ascending")]), "key", cap + 1)
+
+        # files' hits gather until they outnumber what is held (or 1M rows), then one sort keeps cap + 1 per
+        # key: the same postings as sorting after every file, at O(n log n) instead of (held rows) x (files)
+        pending: list[pa.Table] = []
+        pending_rows = 0
         for hit in self.index.iter_matches("sketch", "key", key, prefixes):
-            hit = hit.select(["key", "doc", "level", "set"])
-            held = hit if held is None else pa.concat_tables([held, hit])
-            held = _first_per_group(held.sort_by([("key", "ascending"), ("doc", "ascending")]), "key", cap + 1)
+            pending.append(hit.select(["key", "doc", "level", "set"]))
+            pending_rows += hit.num_rows
+            if pending_rows > max(1 << 20, 2 * (held.num_rows if held is not None else 0)):
+                held = compact(([held] if held is not None else []) + pending)
+                pending, pending_rows = [], 0
+        if pending:
+            held = compact(([held] if held is not None else []) + pending)
         if held is None:
             return []
         counts = _aggregate(held, ["key"], "doc", "count", "n")
