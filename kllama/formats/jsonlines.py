@@ -127,20 +127,55 @@ def count_truncation(ledger: Ledger, exc: BaseException) -> None:
     ledger.count(f"truncated_file:{cause}")
 
 
+def parse_json_line(line: bytes, ledger: Ledger) -> Any:
+    """The JSON value of one line, or ``None`` after counting ``invalid_utf8``/``invalid_json`` (or for a blank
+    line, which is no record)."""
+    if not line.strip():
+        return None
+    try:
+        return json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        ledger.drop("invalid_utf8", 1, len(line))
+    except json.JSONDecodeError:
+        ledger.drop("invalid_json", 1, len(line))
+    return None
+
+
+def iter_json_records(path: str, ledger: Ledger, max_line_bytes: int, max_window_size: int = MAX_WINDOW_SIZE
+                      ) -> Iterator[tuple[int, Any, int]]:
+    """``(line_no, value, line_bytes)`` of every parsable line of a JSON-lines file (plain, .gz or .zst); bad
+    lines are counted drops (``line_too_long``, ``invalid_utf8``, ``invalid_json``) and a broken stream ends the
+    iteration with one ``truncated_file`` drop."""
+    with open(path, "rb") as raw:
+        stream = open_decompressed(raw, path, max_window_size=max_window_size)
+        try:
+            for line_no, line in iter_lines(stream, max_line_bytes):
+                if line is None:
+                    ledger.drop("line_too_long", 1, max_line_bytes)
+                    continue
+                value = parse_json_line(line, ledger)
+                if value is not None:
+                    yield line_no, value, len(line)
+        except TruncatedInput as exc:
+            count_truncation(ledger, exc)
+
+
+def is_utf8(text: str) -> bool:
+    """False for a ``str`` that UTF-8 cannot encode (a lone surrogate from a JSON escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_text_record(line: bytes, ledger: Ledger, text_field: str = "text") -> tuple[str, dict[str, Any]] | None:
     """``(text, record)`` of one JSON line, or ``None`` after counting a named drop (a blank line is no record).
 
     A list-valued text is joined with blank lines, as lm_dataformat does.
     """
-    if not line.strip():
-        return None
-    try:
-        rec = json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError:
-        ledger.drop("invalid_utf8", 1, len(line))
-        return None
-    except json.JSONDecodeError:
-        ledger.drop("invalid_json", 1, len(line))
+    rec = parse_json_line(line, ledger)
+    if rec is None:
         return None
     text = rec.get(text_field) if isinstance(rec, dict) else None
     if isinstance(text, list) and all(isinstance(t, str) for t in text):
@@ -151,9 +186,7 @@ def parse_text_record(line: bytes, ledger: Ledger, text_field: str = "text") -> 
     if not text.strip():
         ledger.drop("empty_text", 1, len(line))
         return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(text):
         ledger.drop("invalid_utf8", 1, len(line))
         return None
     return text, rec

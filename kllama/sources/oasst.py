@@ -9,7 +9,6 @@ lines (:mod:`kllama.text.dialogue`, docs/dialogue.md).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.jsonlines import TruncatedInput, count_truncation, iter_lines, open_decompressed
+from kllama.formats.jsonlines import is_utf8, iter_json_records
 from kllama.text.dialogue import format_turns
 
 DEFAULT_SPEAKERS = {"prompter": "User", "assistant": "Assistant"}
@@ -104,35 +103,15 @@ class OasstSource(Source):
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
         base = os.path.basename(path)
-        with open(path, "rb") as raw:
-            stream = open_decompressed(raw, path)
-            try:
-                for line_no, line in iter_lines(stream, self.max_line_bytes):
-                    if line is None:
-                        ledger.drop("line_too_long", 1, self.max_line_bytes)
-                        continue
-                    if not line.strip():
-                        continue
-                    try:
-                        tree = json.loads(line.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    except json.JSONDecodeError:
-                        ledger.drop("invalid_json", 1, len(line))
-                        continue
-                    doc = self.tree_document(tree)
-                    if isinstance(doc, str):
-                        ledger.drop(doc, 1, len(line))
-                        continue
-                    if not doc.meta["message_tree_id"]:
-                        doc.id = make_id(self.source_name, f"{base}:{line_no}")
-                    try:
-                        doc.text.encode("utf-8")
-                    except UnicodeEncodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    doc.meta["file"] = base
-                    yield doc
-            except TruncatedInput as exc:
-                count_truncation(ledger, exc)
+        for line_no, tree, nbytes in iter_json_records(path, ledger, self.max_line_bytes):
+            doc = self.tree_document(tree)
+            if isinstance(doc, str):
+                ledger.drop(doc, 1, nbytes)
+                continue
+            if not doc.meta["message_tree_id"]:
+                doc.id = make_id(self.source_name, f"{base}:{line_no}")
+            if not is_utf8(doc.text):
+                ledger.drop("invalid_utf8", 1, nbytes)
+                continue
+            doc.meta["file"] = base
+            yield doc

@@ -14,7 +14,6 @@ docs/reasoning.md).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +22,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.jsonlines import TruncatedInput, count_truncation, iter_lines, open_decompressed
+from kllama.formats.jsonlines import is_utf8, iter_json_records
 from kllama.text.reasoning import (
     CALCULATOR_MODES,
     SUBQUESTION_MODES,
@@ -129,39 +128,19 @@ class ReasoningSource(Source):
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
         base = os.path.basename(path)
-        with open(path, "rb") as raw:
-            stream = open_decompressed(raw, path)
-            try:
-                for line_no, line in iter_lines(stream, self.max_line_bytes):
-                    if line is None:
-                        ledger.drop("line_too_long", 1, self.max_line_bytes)
-                        continue
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    except json.JSONDecodeError:
-                        ledger.drop("invalid_json", 1, len(line))
-                        continue
-                    if not isinstance(rec, dict):
-                        ledger.drop("invalid_json", 1, len(line))
-                        continue
-                    got = self.format_record(rec)
-                    if isinstance(got, str):
-                        ledger.drop(got, 1, len(line))
-                        continue
-                    text, layout, meta = got
-                    try:
-                        text.encode("utf-8")
-                    except UnicodeEncodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    meta.setdefault("file", base)
-                    meta["line"] = line_no
-                    yield Document(id=make_id(self.source_name, f"{base}:{line_no}"), text=text,
-                                   source=self.source_name, lang=self.lang, meta=meta)
-            except TruncatedInput as exc:
-                count_truncation(ledger, exc)
+        for line_no, rec, nbytes in iter_json_records(path, ledger, self.max_line_bytes):
+            if not isinstance(rec, dict):
+                ledger.drop("invalid_json", 1, nbytes)
+                continue
+            got = self.format_record(rec)
+            if isinstance(got, str):
+                ledger.drop(got, 1, nbytes)
+                continue
+            text, layout, meta = got
+            if not is_utf8(text):
+                ledger.drop("invalid_utf8", 1, nbytes)
+                continue
+            meta.setdefault("file", base)
+            meta["line"] = line_no
+            yield Document(id=make_id(self.source_name, f"{base}:{line_no}"), text=text,
+                           source=self.source_name, lang=self.lang, meta=meta)

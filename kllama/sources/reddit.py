@@ -11,7 +11,6 @@ submission's document. See docs/dialogue.md.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -21,13 +20,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
-from kllama.formats.jsonlines import (
-    PUSHSHIFT_WINDOW_SIZE,
-    TruncatedInput,
-    count_truncation,
-    iter_lines,
-    open_decompressed,
-)
+from kllama.formats.jsonlines import PUSHSHIFT_WINDOW_SIZE, is_utf8, iter_json_records
 from kllama.text.dialogue import clean_turn, pseudonym
 
 #: accounts that post automatically (AutoModerator and the usual helpers); ``bot_pattern`` catches the rest
@@ -182,32 +175,12 @@ class RedditSource(Source):
                         lang=self.lang, meta=meta)
 
     def read(self, path: str, ledger: Ledger) -> Iterator[Document]:
-        with open(path, "rb") as raw:
-            stream = open_decompressed(raw, path, max_window_size=self.max_window_size)
-            try:
-                for _line_no, line in iter_lines(stream, self.max_line_bytes):
-                    if line is None:
-                        ledger.drop("line_too_long", 1, self.max_line_bytes)
-                        continue
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    except json.JSONDecodeError:
-                        ledger.drop("invalid_json", 1, len(line))
-                        continue
-                    doc = self.record_document(rec, kind_of(rec, path) if isinstance(rec, dict) else None)
-                    if isinstance(doc, str):
-                        ledger.drop(doc, 1, len(line))
-                        continue
-                    try:
-                        doc.text.encode("utf-8")
-                    except UnicodeEncodeError:
-                        ledger.drop("invalid_utf8", 1, len(line))
-                        continue
-                    yield doc
-            except TruncatedInput as exc:
-                count_truncation(ledger, exc)
+        for _line_no, rec, nbytes in iter_json_records(path, ledger, self.max_line_bytes, self.max_window_size):
+            doc = self.record_document(rec, kind_of(rec, path) if isinstance(rec, dict) else None)
+            if isinstance(doc, str):
+                ledger.drop(doc, 1, nbytes)
+                continue
+            if not is_utf8(doc.text):
+                ledger.drop("invalid_utf8", 1, nbytes)
+                continue
+            yield doc
