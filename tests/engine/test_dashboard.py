@@ -32,7 +32,10 @@ def test_polling_the_dashboard_during_a_run_prints_no_traceback(tmp_path):
     log_path = tmp_path / "run.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "kllama.cli", "run", "demo", "--input", f"c4={DEMO / 'c4'}",
-                                 "--input", f"wikipedia={DEMO / 'wikipedia'}", "--output", str(tmp_path / "run"),
+                                 "--input", f"wikipedia={DEMO / 'wikipedia'}",
+                                 # enough work that the run outlasts one round of every page on a quiet machine
+                                 "--input", f"stackexchange={DEMO / 'stackexchange'}", "--input", f"books={DEMO / 'books'}",
+                                 "--output", str(tmp_path / "run"),
                                  "--workers", "2", "--no-progress"], stdout=log, stderr=subprocess.STDOUT)
     try:
         base = None
@@ -56,7 +59,7 @@ def test_polling_the_dashboard_during_a_run_prints_no_traceback(tmp_path):
                 fetched.setdefault(page, _get(base + page))
             except OSError:  # the run closed its cluster between two pages
                 break
-            time.sleep(0.1)
+            time.sleep(0.02)
         assert proc.wait(timeout=600) == 0, log_path.read_text()[-3000:]
     finally:
         if proc.poll() is None:
