@@ -30,9 +30,7 @@ import hashlib
 import os
 import random
 import re
-import tarfile
 import threading
-import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -40,6 +38,7 @@ from kllama.core.document import Document, make_id
 from kllama.core.ledger import Ledger
 from kllama.core.registry import register
 from kllama.core.steps import Source
+from kllama.formats.tarstream import TruncatedArchive, iter_tar
 
 PILE_SET_NAME = "DM Mathematics"
 #: The Pile's document size for DM Mathematics (``chunk_at_even_lines(..., 8192)``)
@@ -246,23 +245,23 @@ class DMMathSource(Source):
     def _archive(self, path: str, ledger: Ledger) -> Iterator[Document]:
         base = os.path.basename(path)
         try:
-            with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|gz") as tar:
-                for member in tar:
-                    m = _MEMBER.search(member.name)
-                    if not member.isfile() or not m:
+            with open(path, "rb") as raw:
+                for entry in iter_tar(raw, self.max_member_bytes):
+                    m = _MEMBER.search(entry.name)
+                    if entry.kind in ("dir", "unsafe") or not m:
+                        if entry.kind == "unsafe":
+                            ledger.count("tar_member_unsafe")
                         continue
-                    if member.size > self.max_member_bytes:
-                        ledger.drop("dm_math_member_too_large", 1, member.size)
+                    if entry.kind == "too_large":
+                        ledger.drop("dm_math_member_too_large", 1, entry.size)
                         continue
-                    f = tar.extractfile(member)
-                    if f is None:
-                        continue
-                    lines = f.read(self.max_member_bytes + 1).decode("utf-8", "replace").splitlines()
-                    yield from self._documents(lines, m.group(2), m.group(1), f"{base}:{member.name}", {}, ledger)
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                    lines = entry.read().decode("utf-8", "replace").splitlines()
+                    yield from self._documents(lines, m.group(2), m.group(1), f"{base}:{entry.name}", {}, ledger)
+        except (TruncatedArchive, OSError) as exc:
+            cause = exc.args[0] if isinstance(exc, TruncatedArchive) and exc.args else type(exc).__name__
             ledger.drop("truncated_file")
-            ledger.count(f"truncated_file:{type(exc).__name__}")
-            ledger.quarantined.append({"partition": "", "inputs": path, "error": f"truncated: {exc}",
+            ledger.count(f"truncated_file:{cause}")
+            ledger.quarantined.append({"partition": "", "inputs": path, "error": f"truncated: {cause}",
                                        "partial": "true"})
 
     def _documents(self, lines: list[str], module: str, difficulty: str, origin: str, extra: dict[str, Any],

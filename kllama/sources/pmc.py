@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import tarfile
-import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -35,6 +33,7 @@ from kllama.core.registry import register
 from kllama.core.steps import Source
 from kllama.formats.jats import article_parts, inline_text, jats_text, local_name, normalize_license
 from kllama.formats.safexml import PROLOG_BYTES, UnsafeXMLError, check_prolog
+from kllama.formats.tarstream import TruncatedArchive, iter_tar
 
 #: A batch of loose article files travels as one partition unit: the paths joined by this separator.
 BATCH_SEP = "\n"
@@ -189,28 +188,27 @@ class PMCSource(Source):
         base = os.path.basename(path)
         record = 0
         try:
-            with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|gz") as tar:
-                for member in tar:
-                    if not member.isfile():
+            with open(path, "rb") as raw:
+                for entry in iter_tar(raw, self.max_article_bytes):
+                    if entry.kind in ("dir", "unsafe"):
+                        if entry.kind == "unsafe":
+                            ledger.count("tar_member_unsafe")
                         continue
-                    if not member.name.endswith((".nxml", ".xml")):
+                    if not entry.name.endswith((".nxml", ".xml")):
                         ledger.count("pmc_member_skipped")
                         continue
-                    if member.size > self.max_article_bytes:
-                        ledger.drop("pmc_article_too_large", 1, member.size)
+                    if entry.kind == "too_large":
+                        ledger.drop("pmc_article_too_large", 1, entry.size)
                         continue
-                    f = tar.extractfile(member)
-                    if f is None:
-                        continue
-                    data = f.read(self.max_article_bytes + 1)
                     record += 1
-                    doc = self.article(data, base, member.name, ledger, record)
+                    doc = self.article(entry.read(), base, entry.name, ledger, record)
                     if doc is not None:
                         yield doc
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        except (TruncatedArchive, OSError) as exc:
+            cause = exc.args[0] if isinstance(exc, TruncatedArchive) and exc.args else type(exc).__name__
             ledger.drop("truncated_file")
-            ledger.count(f"truncated_file:{type(exc).__name__}")
-            ledger.quarantined.append({"partition": "", "inputs": path, "error": f"truncated: {exc}",
+            ledger.count(f"truncated_file:{cause}")
+            ledger.quarantined.append({"partition": "", "inputs": path, "error": f"truncated: {cause}",
                                        "partial": "true"})
 
     def article(self, data: bytes, file: str, member: str, ledger: Ledger, record: int = 0) -> Document | None:
