@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 
 def expand_inputs(paths: list[str], patterns: tuple[str, ...] = ("*",)) -> list[str]:
@@ -51,3 +53,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_marker(path: str | Path) -> dict[str, Any] | None:
+    """A completion marker (a JSON object), or None when it is missing, unreadable, not JSON or not an object
+    (a marker half written by a killed run counts as no marker)."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

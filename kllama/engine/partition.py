@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kllama.core.document import CORE_SCHEMA, documents_to_table, schema_with, table_to_documents
-from kllama.core.files import atomic_write_text, sha256_file
+from kllama.core.files import atomic_write_text, read_json_marker, sha256_file
 from kllama.core.ledger import Ledger
 from kllama.core.registry import build_step, source_class
 from kllama.core.steps import GlobalStep, Step
@@ -66,11 +66,8 @@ class PartitionTask:
 
 def marker_valid(task: PartitionTask, verify: bool = True) -> dict[str, Any] | None:
     """The completion marker of ``task`` if the partition is complete (and its checksum matches)."""
-    if not task.marker.exists():
-        return None
-    try:
-        marker = json.loads(task.marker.read_text())
-    except (OSError, json.JSONDecodeError):
+    marker = read_json_marker(task.marker)
+    if marker is None:
         return None
     out = task.output
     if marker.get("sha256") is None:  # quarantined or output-less task (its files, if any, are listed)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kllama.core.files import read_json_marker
 from kllama.core.ledger import Ledger
 from kllama.core.variants import shard_in_variant
 from kllama.engine.heartbeat import driver_state
@@ -33,9 +34,8 @@ def run_status(run_dir: str | Path) -> dict[str, Any]:
         done = 0
         last = plan.get("created", now)
         for marker_path in sorted(d.glob("part-*.done.json")):
-            try:
-                marker = json.loads(marker_path.read_text())
-            except (OSError, json.JSONDecodeError):
+            marker = read_json_marker(marker_path)
+            if marker is None:
                 continue
             done += 1
             last = max(last, marker_path.stat().st_mtime)

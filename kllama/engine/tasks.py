@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kllama.core.files import atomic_write_text, sha256_file
+from kllama.core.files import atomic_write_text, read_json_marker, sha256_file
 from kllama.core.ledger import Ledger
 
 
@@ -70,13 +70,8 @@ def _abs(rel: str, stage_dir: str) -> Path:
 
 def fn_marker_valid(task: FnTask, verify: bool = True) -> dict[str, Any] | None:
     """The marker of ``task`` if it is complete: marker intact, outputs present, recorded files unchanged."""
-    if not task.marker.exists():
-        return None
-    try:
-        marker = json.loads(task.marker.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if not isinstance(marker, dict) or marker.get("kind") != task.kind:
+    marker = read_json_marker(task.marker)
+    if marker is None or marker.get("kind") != task.kind:
         return None
     if marker.get("fingerprint", "") != task.fingerprint:
         return None
